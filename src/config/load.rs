@@ -1,0 +1,103 @@
+//! Loading: defaults, then the TOML file, then `ANOMALY_DETECTOR__SECTION__KEY` variables.
+
+use std::path::Path;
+
+use super::Config;
+
+/// A configuration that cannot be used. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("{key}: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+/// Environment variable prefix; sections and keys are separated by `__`.
+pub const ENV_PREFIX: &str = "ANOMALY_DETECTOR";
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &["features.columns", "source.paths", "rules.disabled", "suppress.endpoints", "suppress.clients"];
+
+/// Load the configuration: built-in defaults, the file (if given), then the environment.
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    load_with_env(path, None)
+}
+
+/// Like [`load`], with the environment given explicitly (for tests); `None` reads the process's.
+pub fn load_with_env(
+    path: Option<&Path>,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> Result<Config, ConfigError> {
+    let shown = path.map(|p| p.display().to_string()).unwrap_or_else(|| "(defaults)".into());
+    let mut builder = config::Config::builder();
+    if let Some(p) = path {
+        if !p.exists() {
+            return Err(ConfigError::File { path: shown, message: "no such file".into() });
+        }
+        builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml).required(true));
+    }
+    let mut environment = config::Environment::with_prefix(ENV_PREFIX)
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",");
+    for key in LIST_KEYS {
+        environment = environment.with_list_parse_key(key);
+    }
+    if let Some(vars) = env {
+        environment = environment.source(Some(vars));
+    }
+    let built = builder
+        .add_source(environment)
+        .build()
+        .map_err(|e| ConfigError::File { path: shown.clone(), message: e.to_string() })?;
+    let cfg: Config = built.try_deserialize().map_err(|e| ConfigError::File { path: shown, message: e.to_string() })?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn shipped_default_toml_equals_built_in_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let cfg = load_with_env(Some(&path), Some(HashMap::new())).expect("config/default.toml loads");
+        assert_eq!(cfg, Config::default(), "config/default.toml must document the built-in defaults exactly");
+    }
+
+    #[test]
+    fn environment_overrides_reach_the_config() {
+        let env = HashMap::from([
+            ("ANOMALY_DETECTOR__DETECTION__ANOMALY_THRESHOLD".to_string(), "0.01".to_string()),
+            ("ANOMALY_DETECTOR__DETECTION__INTERVAL_SECS".to_string(), "30".to_string()),
+            ("ANOMALY_DETECTOR__SERVER__LISTEN".to_string(), "0.0.0.0:9797".to_string()),
+            ("ANOMALY_DETECTOR__SOURCE__KIND".to_string(), "demo".to_string()),
+            ("ANOMALY_DETECTOR__FEATURES__COLUMNS".to_string(), "response_time,status".to_string()),
+        ]);
+        let cfg = load_with_env(None, Some(env)).expect("valid overrides");
+        assert_eq!(cfg.detection.anomaly_threshold, 0.01);
+        assert_eq!(cfg.detection.interval_secs, 30);
+        assert_eq!(cfg.server.listen, "0.0.0.0:9797");
+        assert_eq!(cfg.source.kind, crate::config::SourceKind::Demo);
+        assert_eq!(cfg.features.columns, vec!["response_time".to_string(), "status".to_string()]);
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let env = HashMap::from([("ANOMALY_DETECTOR__DETECTION__ANOMALY_THRESHOLD".to_string(), "0.9".to_string())]);
+        let err = load_with_env(None, Some(env)).unwrap_err().to_string();
+        assert!(err.contains("detection.anomaly_threshold"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[detection]\ninterval_sec = 5\n").unwrap();
+        let err = load_with_env(Some(&p), Some(HashMap::new())).unwrap_err().to_string();
+        assert!(err.contains("interval_sec"), "{err}");
+    }
+}

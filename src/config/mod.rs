@@ -1,0 +1,64 @@
+//! Configuration: plain serde structs, one per section, loaded from TOML plus environment overrides
+//! (`ANOMALY_DETECTOR__SECTION__KEY`), then checked by [`Config::validate`]. Nothing past start-up
+//! re-checks a setting. `config/default.toml` documents every key.
+
+mod detection;
+mod load;
+mod sections;
+
+pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmConfig};
+pub use load::{load, ConfigError};
+pub use sections::*;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where lines come from.
+    pub source: SourceConfig,
+    /// The Loki server polled when `source.kind = "loki"`.
+    pub loki: LokiConfig,
+    /// How lines are parsed.
+    pub parse: ParseConfig,
+    /// Which features the models see.
+    pub features: FeaturesConfig,
+    /// Schedule, training and thresholds.
+    pub detection: DetectionConfig,
+    /// Model hyper-parameters.
+    pub models: ModelsConfig,
+    /// Rules for known-suspicious requests.
+    pub rules: RulesConfig,
+    /// What is never scored or never reported.
+    pub suppress: SuppressConfig,
+    /// The HTTP server (`/metrics`, `/healthz`, `/readyz`, `/api/v1/...`).
+    pub server: ServerConfig,
+    /// Where state (cursor, models) is kept between runs.
+    pub state: StateConfig,
+    /// Where incidents are written.
+    pub outputs: OutputsConfig,
+    /// The detector's own log output.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Check every value; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.source.validate()?;
+        self.loki.validate()?;
+        self.parse.validate()?;
+        self.features.validate()?;
+        self.detection.validate()?;
+        self.models.validate()?;
+        self.rules.validate()?;
+        self.suppress.validate()?;
+        self.server.validate()?;
+        Ok(())
+    }
+}
+
+/// Shorthand for a validation failure.
+pub(crate) fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), problem: problem.into() }
+}

@@ -1,0 +1,488 @@
+//! Section structs other than detection and models.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ConfigError};
+use crate::parse::FormatChoice;
+
+/// Which source feeds the pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Poll Loki's `query_range` API.
+    #[default]
+    Loki,
+    /// Read (or follow) files.
+    File,
+    /// Read standard input.
+    Stdin,
+    /// The built-in demo traffic generator.
+    Demo,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Loki => "loki",
+            SourceKind::File => "file",
+            SourceKind::Stdin => "stdin",
+            SourceKind::Demo => "demo",
+        }
+    }
+}
+
+/// `[source]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `loki`, `file`, `stdin` or `demo`.
+    pub kind: SourceKind,
+    /// Files to read when `kind = "file"`, in order.
+    pub paths: Vec<PathBuf>,
+    /// Keep reading files as they grow (like `tail -F`).
+    pub follow: bool,
+    /// Demo only: requests per second of the generated traffic.
+    pub demo_requests_per_sec: f64,
+    /// Demo only: seconds of clean history generated at start, used to train before live traffic.
+    pub demo_history_secs: u64,
+    /// Demo only: seed of the traffic generator (0 = random).
+    pub demo_seed: u64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: SourceKind::Loki,
+            paths: Vec::new(),
+            follow: false,
+            demo_requests_per_sec: 25.0,
+            demo_history_secs: 1800,
+            demo_seed: 0,
+        }
+    }
+}
+
+impl SourceConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.kind == SourceKind::File && self.paths.is_empty() {
+            return Err(invalid("source.paths", "must list at least one file when source.kind = \"file\""));
+        }
+        if !(self.demo_requests_per_sec > 0.0 && self.demo_requests_per_sec <= 5000.0) {
+            return Err(invalid("source.demo_requests_per_sec", "must be in (0, 5000]"));
+        }
+        if self.demo_history_secs > 7 * 86_400 {
+            return Err(invalid("source.demo_history_secs", "must be at most 604800 (7 days)"));
+        }
+        Ok(())
+    }
+}
+
+/// `[loki]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LokiConfig {
+    /// Base URL of Loki (no trailing `/loki/api/v1`).
+    pub url: String,
+    /// LogQL log selector (and optional line filters) whose lines are analysed.
+    pub query: String,
+    /// Tenant sent as `X-Scope-OrgID`; empty sends no header.
+    pub tenant_id: String,
+    /// Seconds to stay behind "now", so late-ingested lines are not missed.
+    pub query_delay_secs: u64,
+    /// Entries requested per page (`limit`); Loki's maximum is 5000 by default.
+    pub page_limit: u32,
+    /// Timeout of one HTTP request, in milliseconds.
+    pub timeout_ms: u64,
+    /// Most lines read in one poll; the rest waits for the next poll (counted as lag, never lost).
+    pub max_lines_per_poll: u64,
+    /// After downtime, read at most this many seconds back; older lines are skipped and counted.
+    pub max_catch_up_secs: u64,
+    /// On first start with no cursor, read this many seconds of history to train on.
+    pub backfill_secs: u64,
+    /// ...and at most this many lines of it.
+    pub backfill_max_lines: u64,
+    /// Basic-auth user name (password from `password_file` or `ANOMALY_DETECTOR__LOKI__PASSWORD`).
+    pub username: String,
+    /// Basic-auth password. Prefer the environment or `password_file`; never logged.
+    pub password: String,
+    /// File holding the basic-auth password.
+    pub password_file: Option<PathBuf>,
+    /// Bearer token. Prefer the environment or `bearer_token_file`; never logged.
+    pub bearer_token: String,
+    /// File holding a bearer token.
+    pub bearer_token_file: Option<PathBuf>,
+    /// PEM file with extra CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS verification (testing only).
+    pub insecure_skip_verify: bool,
+    /// Longest wait between retries after failures, in seconds (backoff doubles up to this).
+    pub max_backoff_secs: u64,
+}
+
+impl Default for LokiConfig {
+    fn default() -> Self {
+        LokiConfig {
+            url: "http://localhost:3100".into(),
+            query: r#"{job="demo-app"}"#.into(),
+            tenant_id: String::new(),
+            query_delay_secs: 10,
+            page_limit: 5000,
+            timeout_ms: 10_000,
+            max_lines_per_poll: 200_000,
+            max_catch_up_secs: 6 * 3600,
+            backfill_secs: 3600,
+            backfill_max_lines: 50_000,
+            username: String::new(),
+            password: String::new(),
+            password_file: None,
+            bearer_token: String::new(),
+            bearer_token_file: None,
+            ca_file: None,
+            insecure_skip_verify: false,
+            max_backoff_secs: 300,
+        }
+    }
+}
+
+impl LokiConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(invalid("loki.url", format!("must start with http:// or https://, got {:?}", self.url)));
+        }
+        let q = self.query.trim();
+        if !(q.starts_with('{') && q.contains('}')) {
+            return Err(invalid("loki.query", "must be a LogQL log selector such as {job=\"app\"}"));
+        }
+        if self.page_limit == 0 || self.page_limit > 5000 {
+            return Err(invalid("loki.page_limit", "must be in 1..=5000 (Loki rejects larger limits)"));
+        }
+        if self.timeout_ms == 0 {
+            return Err(invalid("loki.timeout_ms", "must be positive"));
+        }
+        if self.max_lines_per_poll < u64::from(self.page_limit) {
+            return Err(invalid("loki.max_lines_per_poll", "must be at least loki.page_limit"));
+        }
+        if self.max_backoff_secs == 0 {
+            return Err(invalid("loki.max_backoff_secs", "must be positive"));
+        }
+        if !self.password.is_empty() && self.password_file.is_some() {
+            return Err(invalid("loki.password_file", "set either loki.password or loki.password_file, not both"));
+        }
+        if !self.bearer_token.is_empty() && self.bearer_token_file.is_some() {
+            return Err(invalid("loki.bearer_token_file", "set either loki.bearer_token or loki.bearer_token_file"));
+        }
+        Ok(())
+    }
+}
+
+/// `[parse]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParseConfig {
+    /// `auto` (detect per line), `json`, `logfmt`, `access` or `text`.
+    pub format: FormatChoice,
+    /// Lines longer than this many bytes are cut here (and counted).
+    pub max_line_bytes: usize,
+    /// Explicit field names, overriding the built-in aliases. Keys: `timestamp`, `method`, `path`,
+    /// `status`, `response_time_ms`, `response_time_secs`, `bytes`, `client`, `user_agent`, `level`,
+    /// `message`. Values: the field name in your logs (dots address nested JSON: `http.status`).
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Default for ParseConfig {
+    fn default() -> Self {
+        ParseConfig { format: FormatChoice::Auto, max_line_bytes: 64 * 1024, fields: BTreeMap::new() }
+    }
+}
+
+/// Keys accepted in `[parse.fields]`.
+pub const FIELD_KEYS: &[&str] = &[
+    "timestamp",
+    "method",
+    "path",
+    "status",
+    "response_time_ms",
+    "response_time_secs",
+    "bytes",
+    "client",
+    "user_agent",
+    "level",
+    "message",
+];
+
+impl ParseConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_line_bytes < 256 || self.max_line_bytes > 16 * 1024 * 1024 {
+            return Err(invalid("parse.max_line_bytes", "must be in 256..=16777216"));
+        }
+        for (k, v) in &self.fields {
+            if !FIELD_KEYS.contains(&k.as_str()) {
+                return Err(invalid(
+                    &format!("parse.fields.{k}"),
+                    format!("unknown field; expected one of {}", FIELD_KEYS.join(", ")),
+                ));
+            }
+            if v.trim().is_empty() {
+                return Err(invalid(&format!("parse.fields.{k}"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[features]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// Columns of the Isolation Forest's feature vector (see the README for each).
+    pub columns: Vec<String>,
+    /// Endpoints tracked individually (baselines, metric labels); the rest are pooled as `other`.
+    pub max_endpoints: usize,
+}
+
+/// Every feature column the detector knows.
+pub const FEATURE_COLUMNS: &[&str] = &[
+    "response_time",
+    "status",
+    "bytes",
+    "endpoint_error_rate",
+    "endpoint_latency",
+    "client_error_rate",
+    "client_rate",
+    "new_endpoint",
+    "query_length",
+];
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        FeaturesConfig {
+            columns: ["response_time", "status", "bytes", "endpoint_error_rate", "endpoint_latency", "client_error_rate"]
+                .map(String::from)
+                .to_vec(),
+            max_endpoints: 100,
+        }
+    }
+}
+
+impl FeaturesConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.columns.is_empty() {
+            return Err(invalid("features.columns", "must name at least one column"));
+        }
+        for c in &self.columns {
+            if !FEATURE_COLUMNS.contains(&c.as_str()) {
+                return Err(invalid(
+                    "features.columns",
+                    format!("unknown column {c:?}; expected some of {}", FEATURE_COLUMNS.join(", ")),
+                ));
+            }
+        }
+        let mut sorted = self.columns.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != self.columns.len() {
+            return Err(invalid("features.columns", "lists a column twice"));
+        }
+        if self.max_endpoints == 0 || self.max_endpoints > 10_000 {
+            return Err(invalid("features.max_endpoints", "must be in 1..=10000"));
+        }
+        Ok(())
+    }
+}
+
+/// Severity of an anomaly or incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A user rule: flags a request whose field matches a regular expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRule {
+    /// Rule name, shown as `rule:<name>`. Letters, digits, `_` and `-`.
+    pub name: String,
+    /// Field the pattern is matched against: `path`, `query`, `target` (path + query), `user_agent`,
+    /// `method`, `client`, `status`, `line` (the whole raw line).
+    pub field: String,
+    /// Regular expression (Rust `regex` syntax; prefix `(?i)` for case-insensitive).
+    pub pattern: String,
+    /// Severity of a match.
+    #[serde(default = "default_rule_severity")]
+    pub severity: Severity,
+    /// Sentence shown as the reason; `{value}` is replaced by the matched field's value.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_rule_severity() -> Severity {
+    Severity::Medium
+}
+
+/// Fields a user rule may look at.
+pub const RULE_FIELDS: &[&str] = &["path", "query", "target", "user_agent", "method", "client", "status", "line"];
+
+/// `[rules]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Use the shipped rules (path traversal, SQL injection, XSS, scanner user agents, probes).
+    pub builtin: bool,
+    /// Names of shipped rules to turn off.
+    pub disabled: Vec<String>,
+    /// Your own rules, as `[[rules.custom]]` tables.
+    pub custom: Vec<UserRule>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig { builtin: true, disabled: Vec::new(), custom: Vec::new() }
+    }
+}
+
+impl RulesConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, r) in self.custom.iter().enumerate() {
+            let key = format!("rules.custom[{i}]");
+            if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(invalid(&format!("{key}.name"), "must be non-empty letters, digits, '_' or '-'"));
+            }
+            if !RULE_FIELDS.contains(&r.field.as_str()) {
+                return Err(invalid(
+                    &format!("{key}.field"),
+                    format!("unknown field {:?}; expected one of {}", r.field, RULE_FIELDS.join(", ")),
+                ));
+            }
+            if let Err(e) = regex::Regex::new(&r.pattern) {
+                return Err(invalid(&format!("{key}.pattern"), format!("invalid regular expression: {e}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[suppress]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SuppressConfig {
+    /// Endpoints never scored or reported, as regular expressions matched against the endpoint
+    /// (`GET /healthz`) or the path.
+    pub endpoints: Vec<String>,
+    /// Clients (IP prefixes such as `10.0.` or exact addresses) never reported.
+    pub clients: Vec<String>,
+}
+
+impl SuppressConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, p) in self.endpoints.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(p) {
+                return Err(invalid(&format!("suppress.endpoints[{i}]"), format!("invalid regular expression: {e}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTP server. The container sets `0.0.0.0:9797`.
+    pub listen: String,
+    /// Serve HTTP at all (`scan` never serves).
+    pub enabled: bool,
+    /// Anomalies kept for `/api/v1/anomalies`.
+    pub recent_anomalies: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: "127.0.0.1:9797".into(), enabled: true, recent_anomalies: 500 }
+    }
+}
+
+impl ServerConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid("server.listen", format!("must be host:port such as 127.0.0.1:9797, got {:?}", self.listen)));
+        }
+        if self.recent_anomalies == 0 || self.recent_anomalies > 100_000 {
+            return Err(invalid("server.recent_anomalies", "must be in 1..=100000"));
+        }
+        Ok(())
+    }
+}
+
+/// `[state]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// Directory for `cursor.json` (and later model state). Created if missing.
+    pub dir: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig { dir: PathBuf::from("state") }
+    }
+}
+
+/// Console output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[outputs]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputsConfig {
+    /// One structured log line per incident.
+    pub console: ConsoleOutputConfig,
+}
+
+/// `[outputs.console]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleOutputConfig {
+    /// Write incidents to the log.
+    pub enabled: bool,
+    /// Also log every anomalous line at INFO (otherwise at DEBUG).
+    pub each_anomaly: bool,
+}
+
+impl Default for ConsoleOutputConfig {
+    fn default() -> Self {
+        ConsoleOutputConfig { enabled: true, each_anomaly: false }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json` (also `--log-format`).
+    pub format: OutputFormat,
+}

@@ -1,0 +1,21 @@
+//! anomaly-detector: finds anomalies in application logs with unsupervised models and rules.
+//!
+//! The pipeline, one module per stage, each handing the next one owned, typed value:
+//!
+//! ```text
+//! source ──RawLine──▶ parse ──LogEvent──▶ features ──FeatureRow──▶ detect ──Anomaly──▶ sink
+//! ```
+//!
+//! - [`source`]: `file`, `stdin`, `demo`, `loki` → [`source::RawLine`]
+//! - [`parse`]: JSON, logfmt, access log, text → [`parse::LogEvent`]
+//! - [`features`]: per-endpoint baselines, scaled vectors → [`features::FeatureRow`]
+//! - [`detect`]: Isolation Forest, One-Class SVMs, rules, rates → [`detect::Anomaly`], [`detect::Incident`]
+//! - [`sink`]: metrics, console
+//! - [`server`]: `/metrics`, `/healthz`, `/readyz`, `/api/v1/*`
+//! - [`app`]: wires the stages, owns the schedule and shutdown
+
+pub mod config;
+pub mod detect;
+pub mod parse;
+pub mod sink;
+pub mod source;

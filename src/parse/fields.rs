@@ -1,0 +1,2 @@
+//! TODO
+pub type FieldMap = std::collections::BTreeMap<String, String>;

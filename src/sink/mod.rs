@@ -1,0 +1,5 @@
+//! Sinks: where findings go.
+
+pub mod metrics;
+
+pub use metrics::Metrics;
