@@ -10,12 +10,17 @@
 //! - [`parse`]: JSON, logfmt, access log, text → [`parse::LogEvent`]
 //! - [`features`]: per-endpoint baselines, scaled vectors → [`features::FeatureRow`]
 //! - [`detect`]: Isolation Forest, One-Class SVMs, rules, rates → [`detect::Anomaly`], [`detect::Incident`]
-//! - [`sink`]: metrics, console
+//! - [`sink`]: metrics, console, API buffer
 //! - [`server`]: `/metrics`, `/healthz`, `/readyz`, `/api/v1/*`
-//! - [`app`]: wires the stages, owns the schedule and shutdown
+//! - [`app`]: wires the stages, owns the schedule and shutdown; [`scan`] runs the pipeline over files
 
+pub mod app;
 pub mod config;
 pub mod detect;
+pub mod features;
 pub mod parse;
+pub mod scan;
+pub mod server;
 pub mod sink;
 pub mod source;
+pub mod telemetry;

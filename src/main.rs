@@ -1,1 +1,267 @@
-fn main() {}
+//! The command line: parse arguments, load and validate config, init logs, run, map errors to exit
+//! codes (0 ok, 1 runtime failure, 2 bad usage or config).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use anomaly_detector::config::{self, Config, OutputFormat};
+use anomaly_detector::parse::FormatChoice;
+use anomaly_detector::scan::{ScanOptions, ScanOutput};
+
+const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
+
+/// Finds anomalies in application logs (from Loki, files or stdin) with unsupervised models and
+/// rules, and reports them as Prometheus metrics, incidents and alerts.
+///
+/// Try it: `anomaly-detector demo` runs the whole pipeline on built-in traffic with injected
+/// incidents and serves http://127.0.0.1:9797/metrics. Every config key can also be set with
+/// ANOMALY_DETECTOR__SECTION__KEY; LOG_LEVEL or RUST_LOG set verbosity.
+#[derive(Debug, Parser)]
+#[command(name = "anomaly-detector", version, propagate_version = true)]
+struct Cli {
+    /// Log format of the detector's own logs (stderr). Overrides `log.format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: read from the configured source (Loki by default), detect, serve /metrics.
+    Run {
+        /// TOML config file (see config/default.toml). Without it: built-in defaults + environment.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run the whole pipeline on built-in demo traffic with scheduled incidents (no Loki needed).
+    Demo {
+        /// TOML config file layered over the demo settings.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Address for /metrics and the API (overrides server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Scan log files (or stdin) once and print the anomalous lines.
+    ///
+    /// Without --train, learns from the first `detection.training_events` lines of the input, then
+    /// scores every line. Exit code 0 whether or not anomalies were found.
+    Scan {
+        /// Files to scan, in order; `-` or nothing reads stdin.
+        files: Vec<PathBuf>,
+        /// Learn normal traffic from this file first, then score all of the input.
+        #[arg(long)]
+        train: Option<PathBuf>,
+        /// Line format (default: detected per line).
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// `text` for people, `jsonl` for programs (JSON only on stdout).
+        #[arg(long, value_enum, default_value = "text")]
+        output: ScanOutput,
+        /// TOML config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// No progress bar even on a terminal.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Load and validate a config file; print the problem (with its key) or "ok".
+    CheckConfig {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Exit 0 if the daemon at URL answers /healthz (for container health checks without curl).
+    Healthcheck {
+        /// Base URL of the daemon. Default: from server.listen.
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Auto,
+    Json,
+    Logfmt,
+    Access,
+    Text,
+}
+
+/// Exit code 2: the config (or usage) is wrong.
+#[derive(Debug)]
+struct BadConfig(config::ConfigError);
+
+impl std::fmt::Display for BadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+impl std::error::Error for BadConfig {}
+
+fn load(path: Option<&PathBuf>, base: Option<&str>) -> Result<Config, BadConfig> {
+    match base {
+        Some(b) => config::load_with_base(b, path.map(|p| p.as_path())),
+        None => config::load(path.map(|p| p.as_path())),
+    }
+    .map_err(BadConfig)
+}
+
+fn init_logs(cli: &Cli, cfg: Option<&Config>) {
+    let format = match cli.log_format {
+        Some(LogFormat::Json) => OutputFormat::Json,
+        Some(LogFormat::Text) => OutputFormat::Text,
+        None => cfg.map_or(OutputFormat::Text, |c| c.log.format),
+    };
+    anomaly_detector::telemetry::init(format);
+}
+
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    t.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("Shutting down");
+        t.cancel();
+    });
+    token
+}
+
+async fn real_main(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Run { config } => {
+            let cfg = load(config.as_ref(), None)?;
+            init_logs(&cli, Some(&cfg));
+            tracing::info!(
+                source = cfg.source.kind.as_str(),
+                version = env!("CARGO_PKG_VERSION"),
+                "Starting anomaly-detector"
+            );
+            anomaly_detector::app::run(cfg, shutdown_on_signals()).await?;
+        }
+        Command::Demo { config, listen } => {
+            let mut cfg = load(config.as_ref(), Some(DEMO_CONFIG))?;
+            cfg.source.kind = config::SourceKind::Demo;
+            if let Some(l) = listen {
+                cfg.server.listen = l.clone();
+                cfg.validate().map_err(BadConfig)?;
+            }
+            init_logs(&cli, Some(&cfg));
+            tracing::info!(
+                rps = cfg.source.demo_requests_per_sec,
+                history_secs = cfg.source.demo_history_secs,
+                "Demo: generating traffic with scheduled incidents; metrics on http://{}/metrics, incidents on /api/v1/incidents",
+                cfg.server.listen
+            );
+            anomaly_detector::app::run(cfg, shutdown_on_signals()).await?;
+        }
+        Command::Scan { files, train, format, output, config, no_progress } => {
+            let mut cfg = load(config.as_ref(), None)?;
+            cfg.server.enabled = false;
+            if let Some(f) = format {
+                cfg.parse.format = match f {
+                    FormatArg::Auto => FormatChoice::Auto,
+                    FormatArg::Json => FormatChoice::Json,
+                    FormatArg::Logfmt => FormatChoice::Logfmt,
+                    FormatArg::Access => FormatChoice::Access,
+                    FormatArg::Text => FormatChoice::Text,
+                };
+            }
+            init_logs(&cli, Some(&cfg));
+            let opts =
+                ScanOptions { inputs: files.clone(), train: train.clone(), output: *output, progress: !no_progress };
+            let summary = tokio::task::spawn_blocking(move || {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                anomaly_detector::scan::run(&cfg, &opts, &mut out)
+            })
+            .await
+            .context("scan task")??;
+            tracing::info!(
+                lines = summary.lines,
+                anomalies = summary.anomalies,
+                incidents = summary.incidents.len(),
+                "Scan finished"
+            );
+        }
+        Command::CheckConfig { config } => {
+            let cfg = load(config.as_ref(), None)?;
+            println!(
+                "ok: source={} interval={}s anomaly_threshold={} columns={}",
+                cfg.source.kind.as_str(),
+                cfg.detection.interval_secs,
+                cfg.detection.anomaly_threshold,
+                cfg.features.columns.join(",")
+            );
+        }
+        Command::Healthcheck { url, config } => {
+            let url = match url {
+                Some(u) => u.trim_end_matches('/').to_string(),
+                None => {
+                    let cfg = load(config.as_ref(), None)?;
+                    format!("http://{}", cfg.server.listen.replace("0.0.0.0", "127.0.0.1"))
+                }
+            };
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+            let resp = client.get(format!("{url}/healthz")).send().await.with_context(|| format!("{url}/healthz"))?;
+            if !resp.status().is_success() {
+                anyhow::bail!("{url}/healthz answered {}", resp.status());
+            }
+            println!("healthy: {url}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(real_main(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<BadConfig>().is_some() {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -17,11 +17,17 @@ pub enum ConfigError {
 pub const ENV_PREFIX: &str = "ANOMALY_DETECTOR";
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &["features.columns", "source.paths", "rules.disabled", "suppress.endpoints", "suppress.clients"];
+const LIST_KEYS: &[&str] =
+    &["features.columns", "source.paths", "rules.disabled", "suppress.endpoints", "suppress.clients"];
 
 /// Load the configuration: built-in defaults, the file (if given), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-    load_with_env(path, None)
+    load_layered(None, path, None)
+}
+
+/// Like [`load`], with a built-in TOML layer under the file (the `demo` command's settings).
+pub fn load_with_base(base: &str, path: Option<&Path>) -> Result<Config, ConfigError> {
+    load_layered(Some(base), path, None)
 }
 
 /// Like [`load`], with the environment given explicitly (for tests); `None` reads the process's.
@@ -29,18 +35,27 @@ pub fn load_with_env(
     path: Option<&Path>,
     env: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Config, ConfigError> {
+    load_layered(None, path, env)
+}
+
+fn load_layered(
+    base: Option<&str>,
+    path: Option<&Path>,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> Result<Config, ConfigError> {
     let shown = path.map(|p| p.display().to_string()).unwrap_or_else(|| "(defaults)".into());
     let mut builder = config::Config::builder();
+    if let Some(b) = base {
+        builder = builder.add_source(config::File::from_str(b, config::FileFormat::Toml));
+    }
     if let Some(p) = path {
         if !p.exists() {
             return Err(ConfigError::File { path: shown, message: "no such file".into() });
         }
         builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml).required(true));
     }
-    let mut environment = config::Environment::with_prefix(ENV_PREFIX)
-        .separator("__")
-        .try_parsing(true)
-        .list_separator(",");
+    let mut environment =
+        config::Environment::with_prefix(ENV_PREFIX).separator("__").try_parsing(true).list_separator(",");
     for key in LIST_KEYS {
         environment = environment.with_list_parse_key(key);
     }

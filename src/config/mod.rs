@@ -7,7 +7,7 @@ mod load;
 mod sections;
 
 pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmConfig};
-pub use load::{load, ConfigError};
+pub use load::{load, load_with_base, load_with_env, ConfigError, ENV_PREFIX};
 pub use sections::*;
 
 use serde::{Deserialize, Serialize};

@@ -259,9 +259,16 @@ pub const FEATURE_COLUMNS: &[&str] = &[
 impl Default for FeaturesConfig {
     fn default() -> Self {
         FeaturesConfig {
-            columns: ["response_time", "status", "bytes", "endpoint_error_rate", "endpoint_latency", "client_error_rate"]
-                .map(String::from)
-                .to_vec(),
+            columns: [
+                "response_time",
+                "status",
+                "bytes",
+                "endpoint_error_rate",
+                "endpoint_latency",
+                "client_error_rate",
+            ]
+            .map(String::from)
+            .to_vec(),
             max_endpoints: 100,
         }
     }
@@ -423,7 +430,10 @@ impl Default for ServerConfig {
 impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid("server.listen", format!("must be host:port such as 127.0.0.1:9797, got {:?}", self.listen)));
+            return Err(invalid(
+                "server.listen",
+                format!("must be host:port such as 127.0.0.1:9797, got {:?}", self.listen),
+            ));
         }
         if self.recent_anomalies == 0 || self.recent_anomalies > 100_000 {
             return Err(invalid("server.recent_anomalies", "must be in 1..=100000"));

@@ -1,13 +1,23 @@
 //! Detect: scores [`FeatureRow`](crate::features::FeatureRow)s with the models and rules and emits
 //! [`Anomaly`]s, rolled up into [`Incident`]s.
 //!
+//! - [`engine`]: the [`Detector`]: training window, fitting schedule, thresholds, scoring
 //! - [`forest`]: the Isolation Forest (`behavioral`)
 //! - [`svm`]: the One-Class SVMs (`response_time`, `status_code`)
 //! - [`rules`]: known-suspicious requests (`suspicious`)
+//! - [`rate`]: request-rate windows (`volume`)
+//! - [`incident`]: anomalies rolled up into incidents
+//! - [`explain`]: reasons, scores and severities
 
+pub mod engine;
+pub mod explain;
 pub mod forest;
+pub mod incident;
+pub mod rate;
 pub mod rules;
 pub mod svm;
 mod types;
 
+pub use engine::{DetectError, Detector, TrainReport};
+pub use incident::Incidents;
 pub use types::{Anomaly, AnomalyKind, FeatureContribution, Incident};

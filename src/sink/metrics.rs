@@ -132,7 +132,11 @@ impl Metrics {
             ready: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("lines_read", "Log lines received from the source, after de-duplication", m.lines_read.clone());
+        registry.register(
+            "lines_read",
+            "Log lines received from the source, after de-duplication",
+            m.lines_read.clone(),
+        );
         registry.register(
             "lines_unparsed",
             "Lines that looked structured but did not parse; kept and scored as text",
@@ -149,8 +153,16 @@ impl Metrics {
             "Lines longer than parse.max_line_bytes, cut to that length and still analysed",
             m.lines_truncated.clone(),
         );
-        registry.register("anomalies", "Anomalous lines or windows, by kind, severity and detector", m.anomalies.clone());
-        registry.register("incidents", "Incidents opened (anomalies rolled up), by kind and severity", m.incidents.clone());
+        registry.register(
+            "anomalies",
+            "Anomalous lines or windows, by kind, severity and detector",
+            m.anomalies.clone(),
+        );
+        registry.register(
+            "incidents",
+            "Incidents opened (anomalies rolled up), by kind and severity",
+            m.incidents.clone(),
+        );
         registry.register("open_incidents", "Incidents currently open", m.open_incidents.clone());
         registry.register("loki_requests", "Requests to Loki, by outcome", m.loki_requests.clone());
         registry.register(
@@ -194,7 +206,8 @@ impl Metrics {
     fn init_label_sets(&self) {
         for kind in KINDS {
             for sev in Severity::ALL {
-                let _ = self.incidents.get_or_create(&IncidentLabels { kind: kind.into(), severity: sev.as_str().into() });
+                let _ =
+                    self.incidents.get_or_create(&IncidentLabels { kind: kind.into(), severity: sev.as_str().into() });
             }
         }
         let detectors = [
@@ -230,7 +243,11 @@ impl Metrics {
         for d in detectors {
             let detector = if d.starts_with("rule:") { "rule" } else { d.as_str() };
             self.anomalies
-                .get_or_create(&AnomalyLabels { kind: kind.into(), severity: severity.as_str().into(), detector: detector.into() })
+                .get_or_create(&AnomalyLabels {
+                    kind: kind.into(),
+                    severity: severity.as_str().into(),
+                    detector: detector.into(),
+                })
                 .inc();
         }
     }

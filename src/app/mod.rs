@@ -1,0 +1,204 @@
+//! The app: wires source → pipeline → sinks and the HTTP server, owns the schedule and shutdown.
+
+pub mod pipeline;
+pub mod state;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, SourceKind};
+use crate::detect::engine::MODEL_NAMES;
+use crate::sink::console::ConsoleSink;
+use crate::sink::{FindingSink, Metrics};
+use crate::source::{RawLine, SourceError};
+use pipeline::{Mode, Pipeline};
+use state::{AppState, ModelStatus, RecentSink, TrainingStatus};
+
+/// What stops the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("source failed: {0}")]
+    Source(#[from] SourceError),
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// Batches in flight between the source and the pipeline (backpressure beyond this).
+const CHANNEL_BATCHES: usize = 16;
+
+/// Run the daemon until `shutdown` is cancelled (or a finite source ends).
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
+    let metrics = Arc::new(Metrics::new());
+    let state = Arc::new(AppState::new(metrics.clone(), cfg.source.kind.as_str(), cfg.server.recent_anomalies));
+    state.training.lock().expect("not poisoned").min_training_events = cfg.detection.min_training_events;
+
+    let server_stop = CancellationToken::new();
+    let server = if cfg.server.enabled {
+        let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
+            .await
+            .map_err(|source| AppError::Bind { addr: cfg.server.listen.clone(), source })?;
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(addr = %addr, "Serving /metrics, /healthz, /readyz and /api/v1 on http://{addr}");
+        let (st, stop) = (state.clone(), server_stop.clone());
+        Some(tokio::spawn(async move {
+            if let Err(e) = crate::server::serve(listener, st, stop).await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        }))
+    } else {
+        None
+    };
+
+    let sinks: Vec<Arc<dyn FindingSink>> = {
+        let mut v: Vec<Arc<dyn FindingSink>> = vec![Arc::new(RecentSink(state.clone()))];
+        if cfg.outputs.console.enabled {
+            v.push(Arc::new(ConsoleSink::new(cfg.outputs.console.each_anomaly)));
+        }
+        v
+    };
+
+    let (tx, rx) = mpsc::channel::<Vec<RawLine>>(CHANNEL_BATCHES);
+    let source_stop = shutdown.child_token();
+    let source = spawn_source(&cfg, tx, source_stop, metrics.clone(), state.clone())?;
+    let lag = watermark_lag(&cfg);
+    let pipeline = Pipeline::new(&cfg, Mode::Live, metrics.clone(), sinks, cfg.source.kind.as_str());
+    let result = drive(pipeline, rx, state.clone(), lag, &cfg).await;
+
+    match source.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "Source stopped");
+            *state.source_error.lock().expect("not poisoned") = Some(e.to_string());
+        }
+        Err(e) => tracing::error!(error = %e, "Source task failed"),
+    }
+    server_stop.cancel();
+    if let Some(s) = server {
+        let _ = s.await;
+    }
+    tracing::info!("Stopped");
+    result
+}
+
+/// How far behind now the rate windows and incidents are closed: `None` = follow event time.
+fn watermark_lag(cfg: &Config) -> Option<Duration> {
+    match cfg.source.kind {
+        SourceKind::Demo => Some(Duration::from_secs(3)),
+        SourceKind::Loki => Some(Duration::from_secs(cfg.loki.query_delay_secs + cfg.detection.interval_secs + 5)),
+        SourceKind::File if cfg.source.follow => Some(Duration::from_secs(5)),
+        SourceKind::File | SourceKind::Stdin => None,
+    }
+}
+
+fn spawn_source(
+    cfg: &Config,
+    tx: mpsc::Sender<Vec<RawLine>>,
+    stop: CancellationToken,
+    _metrics: Arc<Metrics>,
+    state: Arc<AppState>,
+) -> Result<tokio::task::JoinHandle<Result<(), SourceError>>, AppError> {
+    let handle = match cfg.source.kind {
+        SourceKind::Demo => {
+            let src = crate::source::demo::DemoSource::new(&cfg.source);
+            state.source_ready.store(true, Ordering::Relaxed);
+            tokio::spawn(src.run(tx, stop))
+        }
+        SourceKind::File => {
+            let src = crate::source::file::FileSource::new(&cfg.source, cfg.parse.max_line_bytes);
+            state.source_ready.store(true, Ordering::Relaxed);
+            tokio::spawn(src.run(tx, stop))
+        }
+        SourceKind::Stdin => {
+            let src = crate::source::stdin::StdinSource::new(cfg.parse.max_line_bytes);
+            state.source_ready.store(true, Ordering::Relaxed);
+            tokio::spawn(src.run(tx, stop))
+        }
+        SourceKind::Loki => {
+            return Err(AppError::Source(SourceError::Closed));
+        }
+    };
+    Ok(handle)
+}
+
+fn training_status(p: &Pipeline, cfg: &Config) -> TrainingStatus {
+    let d = p.detector();
+    let t = d.trained();
+    let model = |name: &'static str| -> ModelStatus {
+        let fitted = t.and_then(|t| match name {
+            "isolation_forest" => t.forest.as_ref().map(|f| (f.events, f.threshold, f.fit_secs)),
+            "ocsvm_response_time" => t.response_time.as_ref().map(|f| (f.events, f.threshold, f.fit_secs)),
+            _ => t.status_code.as_ref().map(|f| (f.events, f.threshold, f.fit_secs)),
+        });
+        ModelStatus {
+            name,
+            trained: fitted.is_some(),
+            training_events: fitted.map_or(0, |f| f.0),
+            threshold: fitted.map(|f| f.1),
+            fit_ms: fitted.map(|f| f.2 * 1000.0),
+        }
+    };
+    TrainingStatus {
+        mode: if d.is_trained() { "models_and_rules" } else { "rules_only" },
+        trained: d.is_trained(),
+        window_events: d.window_len(),
+        min_training_events: cfg.detection.min_training_events,
+        last_fit: t.and_then(|t| Timestamp::from_nanosecond((t.trained_through * 1e9) as i128).ok()),
+        models: MODEL_NAMES.iter().map(|n| model(n)).collect(),
+        endpoints_tracked: t.map_or(0, |t| t.baselines.endpoints.len()),
+    }
+}
+
+/// Feed batches to the pipeline (off the reactor) and tick the windows, until the channel closes.
+async fn drive(
+    pipeline: Pipeline,
+    mut rx: mpsc::Receiver<Vec<RawLine>>,
+    state: Arc<AppState>,
+    lag: Option<Duration>,
+    cfg: &Config,
+) -> Result<(), AppError> {
+    state.pipeline_running.store(true, Ordering::Relaxed);
+    let mut pipeline = Some(pipeline);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            batch = rx.recv() => {
+                let Some(batch) = batch else { break };
+                let n = batch.len() as u64;
+                let mut p = pipeline.take().expect("pipeline is returned after each batch");
+                p = tokio::task::spawn_blocking(move || {
+                    p.process(batch);
+                    p
+                })
+                .await
+                .map_err(|e| AppError::Task(e.to_string()))?;
+                state.lines_processed.fetch_add(n, Ordering::Relaxed);
+                *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
+                pipeline = Some(p);
+            }
+            _ = tick.tick() => {
+                let p = pipeline.as_mut().expect("pipeline present between batches");
+                let now = match lag {
+                    Some(l) => Timestamp::now() - jiff::SignedDuration::try_from(l).unwrap_or_default(),
+                    None => match p.watermark() { Some(w) => w, None => continue },
+                };
+                p.tick(now);
+            }
+        }
+    }
+    if let Some(mut p) = pipeline {
+        if lag.is_none() {
+            // A finite input ended: close what is open so it is reported.
+            p.finish();
+        }
+    }
+    state.pipeline_running.store(false, Ordering::Relaxed);
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! The synchronous core shared by `scan` and the daemon: parse → features → detect → incidents,
+//! with metrics and sinks. CPU work: the daemon calls it from a blocking task.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::detect::{Anomaly, Detector, Incidents, TrainReport};
+use crate::features::FeatureRow;
+use crate::parse::Parser;
+use crate::sink::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, RequestLabels, SourceLabel};
+use crate::sink::{Finding, FindingSink, Metrics};
+use crate::source::RawLine;
+
+/// How the pipeline learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Daemon: rules only until enough history, then score new events; refit on schedule.
+    Live,
+    /// `scan` without `--train`: buffer the first `training_events` lines, train, score them all.
+    ScanSelfTrained,
+    /// `scan --train`: the training file was already learned; score everything.
+    ScanPretrained,
+    /// Learning only (the `--train` file, or a backfill): nothing is scored or reported.
+    LearnOnly,
+}
+
+/// Parse, detect, roll up and publish.
+pub struct Pipeline {
+    parser: Parser,
+    detector: Detector,
+    incidents: Incidents,
+    metrics: Arc<Metrics>,
+    sinks: Vec<Arc<dyn FindingSink>>,
+    source: SourceLabel,
+    mode: Mode,
+    warmup: Option<Vec<FeatureRow>>,
+    training_events: usize,
+    per_event_metrics: bool,
+    label_endpoints: HashSet<Arc<str>>,
+    max_endpoints: usize,
+    watermark: Option<Timestamp>,
+    /// Called with each training report (for logs and status).
+    pub last_report: Option<TrainReport>,
+}
+
+impl Pipeline {
+    pub fn new(
+        cfg: &Config,
+        mode: Mode,
+        metrics: Arc<Metrics>,
+        sinks: Vec<Arc<dyn FindingSink>>,
+        source: &str,
+    ) -> Pipeline {
+        Pipeline {
+            parser: Parser::new(&cfg.parse),
+            detector: Detector::new(cfg),
+            incidents: Incidents::new(cfg.detection.incident_window_secs),
+            metrics,
+            sinks,
+            source: SourceLabel { source: source.to_string() },
+            warmup: (mode == Mode::ScanSelfTrained).then(Vec::new),
+            mode,
+            training_events: cfg.detection.training_events,
+            per_event_metrics: mode == Mode::Live,
+            label_endpoints: HashSet::new(),
+            max_endpoints: cfg.features.max_endpoints,
+            watermark: None,
+            last_report: None,
+        }
+    }
+
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+        if mode == Mode::ScanSelfTrained && self.warmup.is_none() && !self.detector.is_trained() {
+            self.warmup = Some(Vec::new());
+        }
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    pub fn open_incidents(&self) -> usize {
+        self.incidents.open_count()
+    }
+
+    /// Newest event time seen.
+    pub fn watermark(&self) -> Option<Timestamp> {
+        self.watermark
+    }
+
+    fn publish(&self, f: Finding) {
+        for s in &self.sinks {
+            s.offer(&f);
+        }
+    }
+
+    fn record_metrics(&mut self, row: &FeatureRow) {
+        let e = &row.event;
+        self.metrics.lines_parsed.get_or_create(&FormatLabel { format: e.format.as_str().into() }).inc();
+        if e.problem.is_some() {
+            self.metrics.lines_unparsed.get_or_create(&self.source).inc();
+        }
+        if !self.per_event_metrics || !e.is_request() {
+            return;
+        }
+        let ep = &row.summary.endpoint;
+        let label: &str = if self.label_endpoints.contains(ep) {
+            ep
+        } else if self.label_endpoints.len() < self.max_endpoints {
+            self.label_endpoints.insert(ep.clone());
+            ep
+        } else {
+            "other"
+        };
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels { endpoint: label.into(), status_class: status_class(e.status).into() })
+            .inc();
+        if let Some(rt) = e.response_time_ms {
+            self.metrics.response_time.get_or_create(&EndpointLabel { endpoint: label.into() }).observe(rt / 1000.0);
+        }
+    }
+
+    /// Fit the models now; logs and records the outcome.
+    pub fn fit(&mut self) -> Option<TrainReport> {
+        match self.detector.fit() {
+            Ok(report) => {
+                for (name, events, secs) in &report.models {
+                    let l = ModelLabel { model: (*name).into() };
+                    self.metrics.model_trained.get_or_create(&l).set(1);
+                    self.metrics.model_training_events.get_or_create(&l).set(*events as i64);
+                    self.metrics.model_fit_duration.get_or_create(&l).observe(*secs);
+                }
+                for (name, why) in &report.failures {
+                    tracing::warn!(model = name, error = %why, "Model not trained; the others still score");
+                }
+                if let Some(t) = self.detector.trained() {
+                    // Metric labels follow the tracked endpoints once baselines exist.
+                    let mut eps: Vec<&Arc<str>> = t.baselines.endpoints.keys().collect();
+                    eps.sort();
+                    self.label_endpoints = eps.into_iter().take(self.max_endpoints).cloned().collect();
+                }
+                tracing::info!(
+                    events = report.events,
+                    endpoints = report.endpoints,
+                    models = %report.models.iter().map(|m| format!("{}({:.0} ms)", m.0, m.2 * 1000.0)).collect::<Vec<_>>().join(", "),
+                    "Models trained"
+                );
+                self.last_report = Some(report.clone());
+                Some(report)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Training skipped");
+                None
+            }
+        }
+    }
+
+    fn handle_anomaly(&mut self, a: Anomaly, out: &mut Vec<Anomaly>) {
+        self.metrics.count_anomaly(a.kind.as_str(), a.severity, &a.detectors);
+        let finding = self.incidents.add(&a);
+        if let Finding::IncidentOpened(i) = &finding {
+            self.metrics
+                .incidents
+                .get_or_create(&crate::sink::metrics::IncidentLabels {
+                    kind: i.kind.as_str().into(),
+                    severity: i.severity.as_str().into(),
+                })
+                .inc();
+        }
+        self.publish(Finding::Anomaly(Arc::new(a.clone())));
+        self.publish(finding);
+        out.push(a);
+    }
+
+    fn score_row(&mut self, row: FeatureRow, out: &mut Vec<Anomaly>) {
+        if self.detector.is_trained() {
+            self.metrics.events_scored.inc();
+        }
+        for a in self.detector.count_rate(&row) {
+            self.handle_anomaly(a, out);
+        }
+        match self.detector.score(&row) {
+            Some(a) => self.handle_anomaly(a, out),
+            None => self.detector.learn(&row),
+        }
+        if self.mode == Mode::Live && self.detector.fit_due() {
+            self.fit();
+        }
+    }
+
+    /// Process a batch of lines; returns the anomalies found (per line, and `volume` windows).
+    pub fn process(&mut self, lines: Vec<RawLine>) -> Vec<Anomaly> {
+        let mut out = Vec::new();
+        let n = lines.len() as u64;
+        self.metrics.lines_read.get_or_create(&self.source).inc_by(n);
+        for raw in lines {
+            let event = self.parser.parse(raw);
+            if self.watermark.is_none_or(|w| event.time > w) {
+                self.watermark = Some(event.time);
+            }
+            let row = self.detector.observe(event);
+            self.record_metrics(&row);
+            match self.mode {
+                Mode::LearnOnly => {
+                    self.detector.learn(&row);
+                    if self.detector.fit_due() && self.detector.is_trained() {
+                        self.fit();
+                    }
+                }
+                Mode::ScanSelfTrained if self.warmup.is_some() => {
+                    self.detector.learn(&row);
+                    let buf = self.warmup.as_mut().expect("checked");
+                    buf.push(row);
+                    if buf.len() >= self.training_events {
+                        self.end_warmup(&mut out);
+                    }
+                }
+                _ => self.score_row(row, &mut out),
+            }
+        }
+        out
+    }
+
+    fn end_warmup(&mut self, out: &mut Vec<Anomaly>) {
+        let Some(buf) = self.warmup.take() else { return };
+        if buf.len() >= 50 {
+            let _ = self.fit();
+        }
+        for row in buf {
+            for a in self.detector.count_rate(&row) {
+                self.handle_anomaly(a, out);
+            }
+            if let Some(a) = self.detector.score(&row) {
+                self.handle_anomaly(a, out);
+            }
+        }
+    }
+
+    /// Close rate windows and quiet incidents as of `now` (event time).
+    pub fn tick(&mut self, now: Timestamp) -> Vec<Anomaly> {
+        let mut out = Vec::new();
+        for a in self.detector.advance_rate(now) {
+            self.handle_anomaly(a, &mut out);
+        }
+        for inc in self.incidents.expire(now) {
+            self.publish(Finding::IncidentResolved(Arc::new(inc)));
+        }
+        self.metrics.open_incidents.set(self.incidents.open_count() as i64);
+        out
+    }
+
+    /// End of input: score what is still buffered and close every incident.
+    pub fn finish(&mut self) -> Vec<Anomaly> {
+        let mut out = Vec::new();
+        if self.warmup.is_some() {
+            self.end_warmup(&mut out);
+        }
+        for inc in self.incidents.close_all() {
+            self.publish(Finding::IncidentResolved(Arc::new(inc)));
+        }
+        self.metrics.open_incidents.set(0);
+        out
+    }
+}

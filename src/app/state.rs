@@ -1,0 +1,118 @@
+//! State shared between the pipeline and the HTTP server: recent anomalies and incidents, and the
+//! status `/readyz` and `/api/v1/status` report.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::detect::{Anomaly, Incident};
+use crate::sink::{Finding, FindingSink, Metrics};
+
+/// Training state as reported.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrainingStatus {
+    /// `rules_only` until the models are trained, then `models_and_rules`.
+    pub mode: &'static str,
+    pub trained: bool,
+    pub window_events: usize,
+    pub min_training_events: usize,
+    pub last_fit: Option<Timestamp>,
+    pub models: Vec<ModelStatus>,
+    pub endpoints_tracked: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub name: &'static str,
+    pub trained: bool,
+    pub training_events: usize,
+    pub threshold: Option<f64>,
+    pub fit_ms: Option<f64>,
+}
+
+/// Shared, cheap to lock.
+pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    pub started: Timestamp,
+    pub source_kind: &'static str,
+    /// The source has answered (Loki reachable, file opened, demo started).
+    pub source_ready: AtomicBool,
+    /// The pipeline task is running.
+    pub pipeline_running: AtomicBool,
+    pub source_error: Mutex<Option<String>>,
+    pub training: Mutex<TrainingStatus>,
+    pub lines_processed: AtomicU64,
+    recent: Mutex<VecDeque<Arc<Anomaly>>>,
+    incidents: Mutex<VecDeque<Arc<Incident>>>,
+    capacity: usize,
+}
+
+impl AppState {
+    pub fn new(metrics: Arc<Metrics>, source_kind: &'static str, capacity: usize) -> AppState {
+        AppState {
+            metrics,
+            started: Timestamp::now(),
+            source_kind,
+            source_ready: AtomicBool::new(false),
+            pipeline_running: AtomicBool::new(false),
+            source_error: Mutex::new(None),
+            training: Mutex::new(TrainingStatus { mode: "rules_only", ..Default::default() }),
+            lines_processed: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+            incidents: Mutex::new(VecDeque::new()),
+            capacity,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.source_ready.load(Ordering::Relaxed) && self.pipeline_running.load(Ordering::Relaxed)
+    }
+
+    /// Newest first.
+    pub fn recent_anomalies(&self, limit: usize) -> Vec<Arc<Anomaly>> {
+        self.recent.lock().expect("not poisoned").iter().rev().take(limit).cloned().collect()
+    }
+
+    /// Newest first (by last update).
+    pub fn recent_incidents(&self, limit: usize) -> Vec<Arc<Incident>> {
+        self.incidents.lock().expect("not poisoned").iter().rev().take(limit).cloned().collect()
+    }
+
+    fn upsert_incident(&self, inc: &Arc<Incident>) {
+        let mut q = self.incidents.lock().expect("not poisoned");
+        if let Some(pos) = q.iter().position(|i| i.id == inc.id) {
+            q.remove(pos);
+        }
+        q.push_back(inc.clone());
+        while q.len() > self.capacity {
+            q.pop_front();
+        }
+    }
+}
+
+/// Keeps recent findings for the HTTP API.
+pub struct RecentSink(pub Arc<AppState>);
+
+impl FindingSink for RecentSink {
+    fn name(&self) -> &'static str {
+        "api"
+    }
+
+    fn offer(&self, finding: &Finding) {
+        match finding {
+            Finding::Anomaly(a) => {
+                let mut q = self.0.recent.lock().expect("not poisoned");
+                q.push_back(a.clone());
+                while q.len() > self.0.capacity {
+                    q.pop_front();
+                }
+            }
+            Finding::IncidentOpened(i) | Finding::IncidentUpdated(i) | Finding::IncidentResolved(i) => {
+                self.0.upsert_incident(i)
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The detector: keeps the rolling training window, fits baselines and models on a schedule, and
+//! scores each new event with the models and rules.
+//!
+//! Thresholds: each model's score threshold is the quantile of its own scores over the training
+//! window such that a fraction `anomaly_threshold` of training events would be flagged. A verdict is
+//! reported only when the evidence behind it is also clear (a response time far beyond its
+//! endpoint's p99, a burst of 5xx rather than a single one, a feature far outside its baseline), so
+//! that every anomaly can say why in a sentence and healthy traffic stays quiet.
+
+use std::collections::VecDeque;
+
+use jiff::Timestamp;
+use regex::Regex;
+
+use super::explain;
+use super::forest::{IsolationForest, IsolationForestParams};
+use super::rate::RateTracker;
+use super::rules::Rules;
+use super::svm::{OneClassSvm, OneClassSvmParams};
+use super::Anomaly;
+use crate::config::{Config, Severity, SvmConfig};
+use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
+use crate::parse::LogEvent;
+
+/// Robust z-score a response time must exceed (besides the model's threshold) to be reported.
+pub const RT_GATE_Z: f64 = 3.5;
+/// Decades of surprise a 5xx burst must reach to be reported.
+pub const BURST_GATE: f64 = 3.0;
+/// Largest |scaled feature| an Isolation Forest verdict needs to be reported.
+pub const FOREST_GATE: f64 = 4.0;
+/// Client error-burst surprise (decades) and minimum errors for the `error_scanning` rule.
+pub const SCAN_GATE: f64 = 6.0;
+pub const SCAN_MIN_ERRORS: f64 = 5.0;
+
+/// Errors while fitting.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("not enough training events: {have} < {need}")]
+    NotEnoughData { have: usize, need: usize },
+    #[error("isolation forest: {0}")]
+    Forest(String),
+    #[error("one-class SVM: {0}")]
+    Svm(String),
+}
+
+impl DetectError {
+    pub fn label(&self) -> &'static str {
+        match self {
+            DetectError::NotEnoughData { .. } => "not_enough_data",
+            DetectError::Forest(_) => "forest",
+            DetectError::Svm(_) => "svm",
+        }
+    }
+}
+
+/// A fitted model and its threshold.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Fitted<M> {
+    pub model: M,
+    pub threshold: f64,
+    pub events: usize,
+    pub fit_secs: f64,
+}
+
+/// Everything learned in one training round.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Trained {
+    pub baselines: Baselines,
+    pub forest: Option<Fitted<IsolationForest>>,
+    pub response_time: Option<Fitted<OneClassSvm>>,
+    pub status_code: Option<Fitted<OneClassSvm>>,
+    /// Event time of the newest training event (Unix seconds).
+    pub trained_through: f64,
+    pub events: usize,
+}
+
+/// What a training round did, for logs and metrics.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    pub events: usize,
+    pub endpoints: usize,
+    pub models: Vec<(&'static str, usize, f64)>,
+    pub failures: Vec<(&'static str, String)>,
+}
+
+/// Model names as exported in metrics and `detectors`.
+pub const MODEL_NAMES: [&str; 3] = ["isolation_forest", "ocsvm_response_time", "ocsvm_status_code"];
+
+struct Suppressor {
+    endpoints: Vec<Regex>,
+    clients: Vec<String>,
+}
+
+impl Suppressor {
+    fn matches(&self, e: &LogEvent) -> bool {
+        self.endpoints.iter().any(|r| r.is_match(&e.endpoint) || e.path.as_deref().is_some_and(|p| r.is_match(p)))
+            || e.client.as_deref().is_some_and(|c| self.clients.iter().any(|p| c == p || c.starts_with(p.as_str())))
+    }
+}
+
+/// The detector.
+pub struct Detector {
+    cfg: Config,
+    features: Features,
+    rules: Rules,
+    suppress: Suppressor,
+    window: VecDeque<TrainingEvent>,
+    trained: Option<Trained>,
+    rate: RateTracker,
+    fits: u64,
+}
+
+impl Detector {
+    /// Build from a validated configuration.
+    pub fn new(cfg: &Config) -> Detector {
+        Detector {
+            features: Features::new(&cfg.features),
+            rules: Rules::new(&cfg.rules),
+            suppress: Suppressor {
+                endpoints: cfg.suppress.endpoints.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+                clients: cfg.suppress.clients.clone(),
+            },
+            window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
+            trained: None,
+            rate: RateTracker::new(cfg.detection.rate_window_secs),
+            fits: 0,
+            cfg: cfg.clone(),
+        }
+    }
+
+    pub fn is_trained(&self) -> bool {
+        self.trained.is_some()
+    }
+
+    pub fn trained(&self) -> Option<&Trained> {
+        self.trained.as_ref()
+    }
+
+    pub fn window_len(&self) -> usize {
+        self.window.len()
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Record an event in the streaming context (the first step for every event).
+    pub fn observe(&mut self, event: LogEvent) -> FeatureRow {
+        self.features.observe(event)
+    }
+
+    /// Add a clean event to the training window.
+    pub fn learn(&mut self, row: &FeatureRow) {
+        if self.suppress.matches(&row.event) {
+            return;
+        }
+        if self.window.len() >= self.cfg.detection.training_events {
+            self.window.pop_front();
+        }
+        self.window.push_back(row.summary.clone());
+    }
+
+    /// Whether a (re)fit is due: enough events and no model yet, or the retrain interval passed.
+    pub fn fit_due(&self) -> bool {
+        match &self.trained {
+            None => self.window.len() >= self.cfg.detection.min_training_events,
+            Some(t) => {
+                // While the window is still filling, refit each time it doubles; then on schedule.
+                let growing = self.window.len() >= 2 * t.events && t.events < self.cfg.detection.training_events;
+                let newest = self.window.back().map_or(0.0, |e| e.time);
+                growing || newest - t.trained_through >= self.cfg.detection.retrain_interval_secs as f64
+            }
+        }
+    }
+
+    /// Fit baselines and models on the current window (CPU work: call off the async reactor).
+    pub fn fit(&mut self) -> Result<TrainReport, DetectError> {
+        let need = self.cfg.detection.min_training_events;
+        if self.window.len() < need {
+            return Err(DetectError::NotEnoughData { have: self.window.len(), need });
+        }
+        let events: Vec<TrainingEvent> = self.window.iter().cloned().collect();
+        let baselines = Baselines::fit(&events, self.cfg.features.max_endpoints);
+        let vectors: Vec<Vectors> = events.iter().map(|e| self.features.vectors(e, &baselines)).collect();
+        let q = self.cfg.detection.anomaly_threshold;
+        self.fits += 1;
+        let seed_base = self.cfg.models.isolation_forest.seed;
+        let seed = (seed_base != 0).then(|| seed_base.wrapping_add(self.fits));
+        let mut report = TrainReport {
+            events: events.len(),
+            endpoints: baselines.endpoints.len(),
+            models: vec![],
+            failures: vec![],
+        };
+
+        let forest = if self.cfg.models.isolation_forest.enabled {
+            let rows: Vec<Vec<f64>> = vectors.iter().map(|v| v.forest.clone()).collect();
+            let start = std::time::Instant::now();
+            let fitted = IsolationForestParams::new()
+                .trees(self.cfg.models.isolation_forest.trees)
+                .sample_size(self.cfg.models.isolation_forest.sample_size)
+                .seed(seed)
+                .check()
+                .and_then(|p| p.fit(&rows))
+                .map_err(|e| DetectError::Forest(e.to_string()));
+            match fitted {
+                Ok(model) => {
+                    let mut scores: Vec<f64> = rows.iter().map(|r| model.score(r)).collect();
+                    let threshold = upper_quantile(&mut scores, q);
+                    let fit_secs = start.elapsed().as_secs_f64();
+                    report.models.push(("isolation_forest", rows.len(), fit_secs));
+                    Some(Fitted { model, threshold, events: rows.len(), fit_secs })
+                }
+                Err(e) => {
+                    report.failures.push(("isolation_forest", e.to_string()));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let response_time = fit_svm(
+            &self.cfg.models.ocsvm_response_time,
+            vectors.iter().filter_map(|v| v.response_time.map(|x| x.to_vec())).collect(),
+            q,
+            seed,
+            "ocsvm_response_time",
+            &mut report,
+        );
+        let status_code = fit_svm(
+            &self.cfg.models.ocsvm_status_code,
+            vectors.iter().filter_map(|v| v.status.map(|x| x.to_vec())).collect(),
+            q,
+            seed,
+            "ocsvm_status_code",
+            &mut report,
+        );
+        self.rate.seed(&baselines);
+        let trained_through = events.last().map_or(0.0, |e| e.time);
+        self.trained =
+            Some(Trained { baselines, forest, response_time, status_code, trained_through, events: events.len() });
+        Ok(report)
+    }
+
+    /// Score one event: rules always, models once trained. `None` when nothing is abnormal.
+    pub fn score(&self, row: &FeatureRow) -> Option<Anomaly> {
+        let e = &row.event;
+        if self.suppress.matches(e) {
+            return None;
+        }
+        let mut verdicts: Vec<explain::Verdict> = self.rules.check(e).into_iter().map(explain::Verdict::Rule).collect();
+        if let Some(t) = &self.trained {
+            let v = self.features.vectors(&row.summary, &t.baselines);
+            let ev = &v.evidence;
+            if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
+                let d = f.model.decision(&x);
+                let slow = ev.rt_z >= RT_GATE_Z && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
+                if d < f.threshold && slow {
+                    verdicts.push(explain::Verdict::ResponseTime);
+                }
+            }
+            if let (Some(f), Some(x)) = (&t.status_code, v.status) {
+                let d = f.model.decision(&x);
+                let burst = matches!(ev.status, Some(500..=599)) && ev.endpoint_error_surprise >= BURST_GATE;
+                if d < f.threshold && burst {
+                    verdicts.push(explain::Verdict::StatusCode);
+                }
+            }
+            if matches!(ev.status, Some(400..=499))
+                && ev.client_error_surprise >= SCAN_GATE
+                && ev.client_recent_errors >= SCAN_MIN_ERRORS
+            {
+                verdicts.push(explain::Verdict::ErrorScanning);
+            }
+            if let Some(f) = &t.forest {
+                let s = f.model.score(&v.forest);
+                let strongest = v.forest.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+                if s > f.threshold && strongest >= FOREST_GATE {
+                    verdicts.push(explain::Verdict::Forest { score: s, threshold: f.threshold });
+                }
+            }
+            if verdicts.is_empty() {
+                return None;
+            }
+            return Some(explain::anomaly(row, &verdicts, Some(&v), t, self.features.columns()));
+        }
+        if verdicts.is_empty() {
+            return None;
+        }
+        Some(explain::rules_only(row, &verdicts))
+    }
+
+    /// Count the event in its rate window; returns `volume` anomalies of windows that closed.
+    pub fn count_rate(&mut self, row: &FeatureRow) -> Vec<Anomaly> {
+        if self.trained.is_none() || self.suppress.matches(&row.event) {
+            return Vec::new();
+        }
+        self.rate.observe(row.summary.time, &row.summary.endpoint)
+    }
+
+    /// Close rate windows that ended before `now` (for quiet periods with no events at all).
+    pub fn advance_rate(&mut self, now: Timestamp) -> Vec<Anomaly> {
+        if self.trained.is_none() {
+            return Vec::new();
+        }
+        self.rate.advance(now.as_nanosecond() as f64 / 1e9)
+    }
+
+    /// Severity floor for an anomaly score (used by sinks that filter).
+    pub fn severity_of(score: f64) -> Severity {
+        match score {
+            s if s >= 0.9 => Severity::Critical,
+            s if s >= 0.75 => Severity::High,
+            s if s >= 0.6 => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+}
+
+/// The value above which a fraction `q` of `scores` lies.
+fn upper_quantile(scores: &mut [f64], q: f64) -> f64 {
+    scores.sort_by(f64::total_cmp);
+    let idx = (((1.0 - q) * scores.len() as f64).ceil() as usize).min(scores.len().saturating_sub(1));
+    scores.get(idx).copied().unwrap_or(f64::INFINITY)
+}
+
+/// The value below which a fraction `q` of `scores` lies.
+fn lower_quantile(scores: &mut [f64], q: f64) -> f64 {
+    scores.sort_by(f64::total_cmp);
+    let idx = ((q * scores.len() as f64).floor() as usize).min(scores.len().saturating_sub(1));
+    scores.get(idx).copied().unwrap_or(f64::NEG_INFINITY)
+}
+
+fn fit_svm(
+    cfg: &SvmConfig,
+    rows: Vec<Vec<f64>>,
+    q: f64,
+    seed: Option<u64>,
+    name: &'static str,
+    report: &mut TrainReport,
+) -> Option<Fitted<OneClassSvm>> {
+    if !cfg.enabled {
+        return None;
+    }
+    if rows.len() < 50 {
+        report.failures.push((name, format!("only {} events carry this feature", rows.len())));
+        return None;
+    }
+    let start = std::time::Instant::now();
+    let params = OneClassSvmParams {
+        nu: cfg.nu,
+        kernel_width: cfg.kernel_width,
+        max_training_points: cfg.max_training_points,
+        seed,
+    };
+    match params.check().and_then(|p| p.fit(&rows)) {
+        Ok(model) => {
+            let mut d: Vec<f64> = rows.iter().map(|r| model.decision(r)).collect();
+            let threshold = lower_quantile(&mut d, q).min(0.0);
+            let fit_secs = start.elapsed().as_secs_f64();
+            report.models.push((name, rows.len(), fit_secs));
+            Some(Fitted { model, threshold, events: rows.len(), fit_secs })
+        }
+        Err(e) => {
+            report.failures.push((name, e.to_string()));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_pick_the_tail_fraction() {
+        let mut v: Vec<f64> = (0..1000).map(f64::from).collect();
+        assert_eq!(upper_quantile(&mut v, 0.01), 990.0);
+        assert_eq!(lower_quantile(&mut v, 0.01), 10.0);
+    }
+}

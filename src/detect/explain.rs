@@ -1,0 +1,296 @@
+//! Turns model and rule verdicts into an [`Anomaly`] that explains itself: the detectors, a score,
+//! a severity from how far past its threshold the evidence is, and a sentence a person can act on.
+
+use super::engine::Trained;
+use super::rules::{shorten, RuleMatch};
+use super::{Anomaly, AnomalyKind, FeatureContribution};
+use crate::config::Severity;
+use crate::features::{Column, Evidence, FeatureRow, Vectors};
+
+/// One reason to flag a line.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Rule(RuleMatch),
+    /// A client collecting error responses fast (a scanner that a path rule did not name).
+    ErrorScanning,
+    ResponseTime,
+    StatusCode,
+    Forest {
+        score: f64,
+        threshold: f64,
+    },
+}
+
+impl Verdict {
+    fn detector(&self) -> String {
+        match self {
+            Verdict::Rule(m) => format!("rule:{}", m.name),
+            Verdict::ErrorScanning => "rule:error_scanning".into(),
+            Verdict::ResponseTime => "ocsvm_response_time".into(),
+            Verdict::StatusCode => "ocsvm_status_code".into(),
+            Verdict::Forest { .. } => "isolation_forest".into(),
+        }
+    }
+
+    fn kind(&self) -> AnomalyKind {
+        match self {
+            Verdict::Rule(_) | Verdict::ErrorScanning => AnomalyKind::Suspicious,
+            Verdict::ResponseTime => AnomalyKind::ResponseTime,
+            Verdict::StatusCode => AnomalyKind::StatusCode,
+            Verdict::Forest { .. } => AnomalyKind::Behavioral,
+        }
+    }
+}
+
+/// Kind precedence when several detectors agree: the most specific explanation wins.
+fn rank(kind: AnomalyKind) -> u8 {
+    match kind {
+        AnomalyKind::Suspicious => 0,
+        AnomalyKind::StatusCode => 1,
+        AnomalyKind::ResponseTime => 2,
+        AnomalyKind::Volume => 3,
+        AnomalyKind::Behavioral => 4,
+    }
+}
+
+fn rule_score(s: Severity) -> f64 {
+    match s {
+        Severity::Low => 0.55,
+        Severity::Medium => 0.7,
+        Severity::High => 0.85,
+        Severity::Critical => 0.97,
+    }
+}
+
+/// Maps evidence beyond a gate to (0.5, 1): 0.5 at the gate, approaching 1 far beyond it.
+fn beyond(excess: f64, scale: f64) -> f64 {
+    0.5 + 0.5 * (1.0 - (-excess.max(0.0) / scale).exp())
+}
+
+pub(crate) fn fmt_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+fn fmt_bytes(b: f64) -> String {
+    if b >= 1_048_576.0 {
+        format!("{:.1} MB", b / 1_048_576.0)
+    } else if b >= 1024.0 {
+        format!("{:.1} kB", b / 1024.0)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x < 0.01 {
+        format!("{:.2} %", x * 100.0)
+    } else {
+        format!("{:.1} %", x * 100.0)
+    }
+}
+
+fn severity_rt(ev: &Evidence) -> Severity {
+    let ratio = ev.rt_ms.unwrap_or(0.0) / ev.rt_median_ms.max(1e-3);
+    match ratio {
+        r if r >= 30.0 => Severity::Critical,
+        r if r >= 10.0 => Severity::High,
+        r if r >= 4.0 => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
+fn severity_burst(ev: &Evidence) -> Severity {
+    let f = ev.endpoint_recent_errors / ev.endpoint_recent.max(1.0);
+    match f {
+        f if f >= 0.8 => Severity::Critical,
+        f if f >= 0.5 => Severity::High,
+        f if f >= 0.2 => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
+fn severity_forest(score: f64, threshold: f64) -> Severity {
+    let m = (score - threshold) / (1.0 - threshold).max(1e-6);
+    match m {
+        m if m >= 0.45 => Severity::Critical,
+        m if m >= 0.25 => Severity::High,
+        m if m >= 0.1 => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
+/// How one scaled feature reads to a person.
+fn describe_feature(c: Column, value: f64, ev: &Evidence) -> String {
+    match c {
+        Column::ResponseTime => match ev.rt_ms {
+            Some(rt) => format!("response time {} vs median {}", fmt_ms(rt), fmt_ms(ev.rt_median_ms)),
+            None => "no response time".into(),
+        },
+        Column::Bytes => match ev.bytes {
+            Some(b) => format!(
+                "response size {} ({:.0}× its median {})",
+                fmt_bytes(b),
+                b / ev.bytes_median.max(1.0),
+                fmt_bytes(ev.bytes_median)
+            ),
+            None => "no response size".into(),
+        },
+        Column::Status => match ev.status {
+            Some(s) => format!("status {s} (seen on {} of its requests)", pct(ev.status_probability)),
+            None => "no status".into(),
+        },
+        Column::EndpointErrorRate => format!(
+            "about {:.0} of the endpoint's last {:.0} requests were 5xx",
+            ev.endpoint_recent_errors, ev.endpoint_recent
+        ),
+        Column::EndpointLatency => format!("endpoint latency running {value:+.1}σ from baseline"),
+        Column::ClientErrorRate => format!(
+            "client got about {:.0} errors in its last {:.0} requests",
+            ev.client_recent_errors, ev.client_recent
+        ),
+        Column::ClientRate => format!("client sent about {:.0} requests in the last minute", ev.client_recent),
+        Column::NewEndpoint => "endpoint never seen in training".into(),
+        Column::QueryLength => format!("query string length score {value:.1}"),
+    }
+}
+
+/// Build the anomaly for a trained detector.
+pub(crate) fn anomaly(
+    row: &FeatureRow,
+    verdicts: &[Verdict],
+    v: Option<&Vectors>,
+    t: &Trained,
+    columns: &[Column],
+) -> Anomaly {
+    let e = &row.event;
+    let ev = v.map(|v| v.evidence).unwrap_or_default();
+    let mut parts: Vec<(AnomalyKind, Severity, f64, String)> = Vec::new();
+    let mut features = Vec::new();
+    for verdict in verdicts {
+        match verdict {
+            Verdict::Rule(m) => parts.push((AnomalyKind::Suspicious, m.severity, rule_score(m.severity), m.reason.clone())),
+            Verdict::ErrorScanning => parts.push((
+                AnomalyKind::Suspicious,
+                Severity::Medium,
+                beyond(ev.client_error_surprise - super::engine::SCAN_GATE, 6.0),
+                format!(
+                    "client {} received about {:.0} error responses in its last {:.0} requests (typical: {} of requests)",
+                    e.client.as_deref().unwrap_or("?"),
+                    ev.client_recent_errors,
+                    ev.client_recent,
+                    pct(t.baselines.client_error_rate)
+                ),
+            )),
+            Verdict::ResponseTime => {
+                let rt = ev.rt_ms.unwrap_or(0.0);
+                parts.push((
+                    AnomalyKind::ResponseTime,
+                    severity_rt(&ev),
+                    beyond(ev.rt_z - super::engine::RT_GATE_Z, 4.0),
+                    format!(
+                        "{} took {}; its baseline median is {} and p99 {}",
+                        e.endpoint,
+                        fmt_ms(rt),
+                        fmt_ms(ev.rt_median_ms),
+                        fmt_ms(ev.rt_p99_ms)
+                    ),
+                ));
+            }
+            Verdict::StatusCode => parts.push((
+                AnomalyKind::StatusCode,
+                severity_burst(&ev).max(Severity::Medium),
+                beyond(ev.endpoint_error_surprise - super::engine::BURST_GATE, 6.0),
+                format!(
+                    "{} returned {}; about {:.0} of its last {:.0} requests failed (baseline {} 5xx)",
+                    e.endpoint,
+                    ev.status.map_or("?".to_string(), |s| s.to_string()),
+                    ev.endpoint_recent_errors,
+                    ev.endpoint_recent,
+                    pct(ev.endpoint_error_rate)
+                ),
+            )),
+            Verdict::Forest { score, threshold } => {
+                let shares = match (&t.forest, v) {
+                    (Some(f), Some(v)) => f.model.explain(&v.forest),
+                    _ => Vec::new(),
+                };
+                let mut ranked: Vec<(usize, f64)> = shares.iter().copied().enumerate().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let vals = v.map(|v| v.forest.as_slice()).unwrap_or(&[]);
+                features = ranked
+                    .iter()
+                    .take(3)
+                    .filter_map(|&(i, share)| {
+                        Some(FeatureContribution { feature: columns.get(i)?.name().into(), value: *vals.get(i)?, share })
+                    })
+                    .collect();
+                let top: Vec<String> = ranked
+                    .iter()
+                    .take(2)
+                    .filter(|(_, s)| *s > 0.15)
+                    .filter_map(|&(i, _)| Some(describe_feature(*columns.get(i)?, *vals.get(i)?, &ev)))
+                    .collect();
+                parts.push((
+                    AnomalyKind::Behavioral,
+                    severity_forest(*score, *threshold),
+                    *score,
+                    format!("unusual request to {}: {}", e.endpoint, if top.is_empty() { "rare combination of features".into() } else { top.join("; ") }),
+                ));
+            }
+        }
+    }
+    assemble(row, verdicts, parts, features)
+}
+
+/// Build the anomaly before any model is trained (rules only).
+pub(crate) fn rules_only(row: &FeatureRow, verdicts: &[Verdict]) -> Anomaly {
+    let parts = verdicts
+        .iter()
+        .filter_map(|v| match v {
+            Verdict::Rule(m) => Some((AnomalyKind::Suspicious, m.severity, rule_score(m.severity), m.reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assemble(row, verdicts, parts, Vec::new())
+}
+
+fn assemble(
+    row: &FeatureRow,
+    verdicts: &[Verdict],
+    mut parts: Vec<(AnomalyKind, Severity, f64, String)>,
+    features: Vec<FeatureContribution>,
+) -> Anomaly {
+    let e = &row.event;
+    parts.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(b.1.cmp(&a.1)));
+    let kind = parts.first().map_or(AnomalyKind::Behavioral, |p| p.0);
+    let severity = parts.iter().map(|p| p.1).max().unwrap_or(Severity::Low);
+    let score = parts.iter().map(|p| p.2).fold(0.0_f64, f64::max).clamp(0.0, 1.0);
+    let mut reasons: Vec<String> = Vec::new();
+    for p in &parts {
+        if !reasons.contains(&p.3) {
+            reasons.push(p.3.clone());
+        }
+    }
+    let mut detectors: Vec<String> = verdicts.iter().map(Verdict::detector).collect();
+    detectors.dedup();
+    let _ = verdicts.iter().map(Verdict::kind);
+    Anomaly {
+        line: (e.raw.line_no > 0).then_some(e.raw.line_no),
+        timestamp: e.time,
+        kind,
+        detectors,
+        score,
+        severity,
+        endpoint: e.endpoint.clone(),
+        client: e.client.clone(),
+        reason: shorten(&reasons.join(". "), 600),
+        features,
+        raw: Some(e.raw.line.clone()),
+    }
+}

@@ -1,0 +1,213 @@
+//! Rolls anomalies up into incidents: anomalies of one kind on one endpoint (for `suspicious`: from
+//! one client, whatever the path) closer than `incident_window_secs` are one incident.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::{Anomaly, AnomalyKind, Incident};
+use crate::sink::finding::Finding;
+
+/// Examples kept per incident.
+const EXAMPLES: usize = 5;
+/// Open incidents kept at most (oldest are closed first past this).
+const MAX_OPEN: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    kind: AnomalyKind,
+    endpoint: String,
+    client: Option<String>,
+}
+
+impl Key {
+    fn of(a: &Anomaly) -> Key {
+        if a.kind == AnomalyKind::Suspicious {
+            // A scanner walks many paths: one incident per client, not per path.
+            Key { kind: a.kind, endpoint: String::new(), client: a.client.clone() }
+        } else {
+            Key { kind: a.kind, endpoint: a.endpoint.clone(), client: None }
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        let s = format!("{}|{}|{}", self.kind.as_str(), self.endpoint, self.client.as_deref().unwrap_or(""));
+        format!("{:016x}", fnv1a(s.as_bytes()))
+    }
+}
+
+/// FNV-1a 64: a stable hash (the same across runs and Rust versions).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The open incidents.
+#[derive(Debug)]
+pub struct Incidents {
+    window_secs: i64,
+    open: HashMap<Key, Incident>,
+}
+
+impl Incidents {
+    pub fn new(window_secs: u64) -> Incidents {
+        Incidents { window_secs: window_secs as i64, open: HashMap::new() }
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Add an anomaly: opens an incident or updates one.
+    pub fn add(&mut self, a: &Anomaly) -> Finding {
+        let key = Key::of(a);
+        let window = self.window_secs;
+        if let Some(inc) = self.open.get_mut(&key) {
+            if (a.timestamp.as_second() - inc.last_seen.as_second()).abs() <= window {
+                inc.count += 1;
+                if a.timestamp > inc.last_seen {
+                    inc.last_seen = a.timestamp;
+                }
+                if a.timestamp < inc.first_seen {
+                    inc.first_seen = a.timestamp;
+                }
+                for d in &a.detectors {
+                    if !inc.detectors.contains(d) {
+                        inc.detectors.push(d.clone());
+                    }
+                }
+                if a.severity > inc.severity || (a.severity == inc.severity && a.score > inc.score) {
+                    inc.severity = inc.severity.max(a.severity);
+                    inc.reason = a.reason.clone();
+                }
+                inc.score = inc.score.max(a.score);
+                if inc.examples.len() < EXAMPLES {
+                    inc.examples.push(a.clone());
+                }
+                return Finding::IncidentUpdated(Arc::new(inc.clone()));
+            }
+        }
+        if self.open.len() >= MAX_OPEN {
+            if let Some(oldest) = self.open.iter().min_by_key(|(_, i)| i.last_seen).map(|(k, _)| k.clone()) {
+                self.open.remove(&oldest);
+            }
+        }
+        let fingerprint = key.fingerprint();
+        let inc = Incident {
+            id: format!("{}-{}", fingerprint, a.timestamp.as_second()),
+            fingerprint,
+            kind: a.kind,
+            endpoint: a.endpoint.clone(),
+            client: a.client.clone().filter(|_| a.kind == AnomalyKind::Suspicious),
+            severity: a.severity,
+            score: a.score,
+            first_seen: a.timestamp,
+            last_seen: a.timestamp,
+            count: 1,
+            detectors: a.detectors.clone(),
+            reason: a.reason.clone(),
+            examples: vec![a.clone()],
+        };
+        self.open.insert(key, inc.clone());
+        Finding::IncidentOpened(Arc::new(inc))
+    }
+
+    /// Close the incidents quiet for longer than the window, as of `now` (event time).
+    pub fn expire(&mut self, now: Timestamp) -> Vec<Incident> {
+        let window = self.window_secs;
+        let mut closed = Vec::new();
+        self.open.retain(|_, inc| {
+            if now.as_second() - inc.last_seen.as_second() > window {
+                closed.push(inc.clone());
+                false
+            } else {
+                true
+            }
+        });
+        closed.sort_by_key(|i| i.first_seen);
+        closed
+    }
+
+    /// Close everything (end of a scan).
+    pub fn close_all(&mut self) -> Vec<Incident> {
+        let mut closed: Vec<Incident> = self.open.drain().map(|(_, i)| i).collect();
+        closed.sort_by_key(|i| i.first_seen);
+        closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Severity;
+
+    fn anomaly(t: i64, kind: AnomalyKind, endpoint: &str, client: &str) -> Anomaly {
+        Anomaly {
+            line: Some(t as u64),
+            timestamp: Timestamp::from_second(t).unwrap(),
+            kind,
+            detectors: vec!["ocsvm_response_time".into()],
+            score: 0.8,
+            severity: Severity::Medium,
+            endpoint: endpoint.into(),
+            client: Some(client.into()),
+            reason: "slow".into(),
+            features: vec![],
+            raw: Some("line".into()),
+        }
+    }
+
+    #[test]
+    fn three_hundred_anomalies_of_one_spike_are_one_incident() {
+        let mut inc = Incidents::new(300);
+        let mut opened = 0;
+        for i in 0..300 {
+            if let Finding::IncidentOpened(_) =
+                inc.add(&anomaly(1000 + i / 3, AnomalyKind::ResponseTime, "GET /a", "c"))
+            {
+                opened += 1;
+            }
+        }
+        assert_eq!(opened, 1);
+        let closed = inc.expire(Timestamp::from_second(1000 + 100 + 301).unwrap());
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].count, 300);
+        assert_eq!(closed[0].examples.len(), EXAMPLES);
+    }
+
+    #[test]
+    fn kinds_endpoints_and_gaps_split_incidents() {
+        let mut inc = Incidents::new(60);
+        assert!(matches!(inc.add(&anomaly(0, AnomalyKind::ResponseTime, "GET /a", "c")), Finding::IncidentOpened(_)));
+        assert!(matches!(inc.add(&anomaly(1, AnomalyKind::StatusCode, "GET /a", "c")), Finding::IncidentOpened(_)));
+        assert!(matches!(inc.add(&anomaly(2, AnomalyKind::ResponseTime, "GET /b", "c")), Finding::IncidentOpened(_)));
+        assert!(matches!(inc.add(&anomaly(200, AnomalyKind::ResponseTime, "GET /a", "c")), Finding::IncidentOpened(_)));
+    }
+
+    #[test]
+    fn a_scanner_walking_many_paths_is_one_incident_per_client() {
+        let mut inc = Incidents::new(60);
+        let mut opened = 0;
+        for (i, p) in ["GET /.env", "GET /.git/config", "POST /wp-login.php"].iter().enumerate() {
+            if let Finding::IncidentOpened(_) = inc.add(&anomaly(i as i64, AnomalyKind::Suspicious, p, "203.0.113.9")) {
+                opened += 1;
+            }
+        }
+        assert!(matches!(
+            inc.add(&anomaly(5, AnomalyKind::Suspicious, "GET /.env", "198.51.100.1")),
+            Finding::IncidentOpened(_)
+        ));
+        assert_eq!(opened, 1);
+    }
+
+    #[test]
+    fn fingerprints_are_stable() {
+        assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}

@@ -1,0 +1,248 @@
+//! Per-endpoint baselines learned from the training window: latency, size, status mix, rate.
+//! Medians and MADs, so the incidents inside the window do not become the new normal.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::TrainingEvent;
+
+/// Smallest robust scale of ln(value), so discrete or constant data does not make every
+/// deviation infinite (0.1 = about ±10 %).
+const MIN_LOG_SCALE: f64 = 0.1;
+/// Endpoints with fewer training events than this use the pooled baseline for latency and size.
+pub const MIN_ENDPOINT_EVENTS: u64 = 30;
+
+/// What is normal for one endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EndpointBaseline {
+    pub count: u64,
+    /// Median and robust scale (MAD × 1.4826) of ln(response time ms).
+    pub log_rt_median: f64,
+    pub log_rt_scale: f64,
+    pub rt_median_ms: f64,
+    pub rt_p99_ms: f64,
+    /// Median and robust scale of ln(1 + bytes).
+    pub log_bytes_median: f64,
+    pub log_bytes_scale: f64,
+    pub bytes_median: f64,
+    pub bytes_p99: f64,
+    /// Responses by status code.
+    pub status_counts: BTreeMap<u16, u64>,
+    /// Fraction of 5xx responses (smoothed toward the global rate).
+    pub error_rate: f64,
+    /// Requests per second over the training span.
+    pub rate_per_sec: f64,
+    /// Requests per second by hour of day (UTC), when the window spans at least a day.
+    pub hourly_rate: Option<Vec<f64>>,
+}
+
+/// Baselines of every tracked endpoint, plus a pooled one for the rest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Baselines {
+    pub endpoints: HashMap<Arc<str>, EndpointBaseline>,
+    /// Pooled over all events (used for endpoints with little or no history).
+    pub pooled: EndpointBaseline,
+    /// Fraction of 4xx/5xx responses per request across all clients.
+    pub client_error_rate: f64,
+    /// Seconds spanned by the training window.
+    pub span_secs: f64,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Median and robust scale of the values (sorts them).
+fn median_scale(values: &mut [f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (0.0, 1.0);
+    }
+    values.sort_by(f64::total_cmp);
+    let med = quantile(values, 0.5);
+    let mut dev: Vec<f64> = values.iter().map(|v| (v - med).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = quantile(&dev, 0.5) * 1.4826;
+    // With heavy ties the MAD can be 0: fall back to a spread of the central 80 %.
+    let spread = (quantile(values, 0.9) - quantile(values, 0.1)) / 2.563;
+    (med, mad.max(spread).max(MIN_LOG_SCALE))
+}
+
+fn fit_one<'a>(
+    events: impl Iterator<Item = &'a TrainingEvent>,
+    span_secs: f64,
+    global_error_rate: f64,
+) -> EndpointBaseline {
+    let mut log_rt = Vec::new();
+    let mut rt = Vec::new();
+    let mut log_bytes = Vec::new();
+    let mut bytes = Vec::new();
+    let mut status_counts = BTreeMap::new();
+    let mut count = 0u64;
+    let mut errors = 0u64;
+    let mut with_status = 0u64;
+    let mut hours = [0u64; 24];
+    for e in events {
+        count += 1;
+        if let Some(r) = e.rt_ms {
+            let r = f64::from(r);
+            rt.push(r);
+            log_rt.push(r.max(0.01).ln());
+        }
+        if let Some(b) = e.bytes {
+            let b = f64::from(b);
+            bytes.push(b);
+            log_bytes.push(b.ln_1p());
+        }
+        if let Some(s) = e.status {
+            *status_counts.entry(s).or_insert(0) += 1;
+            with_status += 1;
+            if s >= 500 {
+                errors += 1;
+            }
+        }
+        hours[e.hour_of_day() as usize] += 1;
+    }
+    let (log_rt_median, log_rt_scale) = median_scale(&mut log_rt);
+    let (log_bytes_median, log_bytes_scale) = median_scale(&mut log_bytes);
+    rt.sort_by(f64::total_cmp);
+    bytes.sort_by(f64::total_cmp);
+    // Smooth toward the global rate with the weight of 200 pseudo-requests.
+    let prior = 200.0;
+    let error_rate = (errors as f64 + prior * global_error_rate) / (with_status as f64 + prior);
+    let span = span_secs.max(1.0);
+    let hourly_rate = (span >= 86_400.0).then(|| {
+        let days = span / 86_400.0;
+        hours.iter().map(|&h| h as f64 / (days * 3600.0)).collect()
+    });
+    EndpointBaseline {
+        count,
+        log_rt_median,
+        log_rt_scale,
+        rt_median_ms: if rt.is_empty() { f64::NAN } else { quantile(&rt, 0.5) },
+        rt_p99_ms: if rt.is_empty() { f64::NAN } else { quantile(&rt, 0.99) },
+        log_bytes_median,
+        log_bytes_scale,
+        bytes_median: if bytes.is_empty() { f64::NAN } else { quantile(&bytes, 0.5) },
+        bytes_p99: if bytes.is_empty() { f64::NAN } else { quantile(&bytes, 0.99) },
+        status_counts,
+        error_rate,
+        rate_per_sec: count as f64 / span,
+        hourly_rate,
+    }
+}
+
+impl Baselines {
+    /// Learn baselines from the training events, tracking at most `max_endpoints` endpoints (the
+    /// busiest); the rest share the pooled baseline.
+    pub fn fit(events: &[TrainingEvent], max_endpoints: usize) -> Baselines {
+        let span_secs = match (events.first(), events.last()) {
+            (Some(a), Some(b)) => (b.time - a.time).max(1.0),
+            _ => 1.0,
+        };
+        let total_status = events.iter().filter(|e| e.status.is_some()).count().max(1) as f64;
+        let global_error_rate = (events.iter().filter(|e| matches!(e.status, Some(500..=599))).count() as f64 + 1.0)
+            / (total_status + 100.0);
+        let client_error_rate = (events.iter().filter(|e| matches!(e.status, Some(400..=599))).count() as f64 + 1.0)
+            / (total_status + 100.0);
+        let pooled = fit_one(events.iter(), span_secs, global_error_rate);
+
+        let mut by_endpoint: HashMap<&Arc<str>, Vec<&TrainingEvent>> = HashMap::new();
+        for e in events {
+            by_endpoint.entry(&e.endpoint).or_default().push(e);
+        }
+        let mut ranked: Vec<(&Arc<str>, Vec<&TrainingEvent>)> = by_endpoint.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(b.0)));
+        ranked.truncate(max_endpoints);
+        let endpoints = ranked
+            .into_iter()
+            .map(|(name, evs)| {
+                let mut b = fit_one(evs.iter().copied(), span_secs, global_error_rate);
+                if b.count < MIN_ENDPOINT_EVENTS {
+                    // Too few to trust its own latency and size: borrow the pooled ones.
+                    let keep = (b.count, b.status_counts.clone(), b.error_rate, b.rate_per_sec, b.hourly_rate.clone());
+                    b = pooled.clone();
+                    (b.count, b.status_counts, b.error_rate, b.rate_per_sec, b.hourly_rate) = keep;
+                }
+                (name.clone(), b)
+            })
+            .collect();
+        Baselines { endpoints, pooled, client_error_rate, span_secs }
+    }
+
+    /// The baseline an event on `endpoint` is judged against, and whether the endpoint is known.
+    pub fn for_endpoint(&self, endpoint: &str) -> (&EndpointBaseline, bool) {
+        match self.endpoints.get(endpoint) {
+            Some(b) => (b, true),
+            None => (&self.pooled, false),
+        }
+    }
+
+    /// Probability of `status` on this endpoint, smoothed (unseen statuses get a small mass).
+    pub fn status_probability(b: &EndpointBaseline, status: u16) -> f64 {
+        let seen = b.status_counts.get(&status).copied().unwrap_or(0) as f64;
+        let total: u64 = b.status_counts.values().sum();
+        (seen + 0.5) / (total as f64 + 1.0 + 0.5 * (b.status_counts.len() as f64 + 1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t: f64, ep: &str, rt: f32, status: u16) -> TrainingEvent {
+        TrainingEvent {
+            time: t,
+            endpoint: Arc::from(ep),
+            rt_ms: Some(rt),
+            status: Some(status),
+            bytes: Some(1000.0),
+            recent: Default::default(),
+            query_len: 0,
+        }
+    }
+
+    #[test]
+    fn baseline_is_robust_to_a_spike_inside_the_window() {
+        let mut events: Vec<TrainingEvent> =
+            (0..1000).map(|i| ev(i as f64, "GET /a", 20.0 + (i % 7) as f32, 200)).collect();
+        // 5 % of the window is a 10x latency spike: the median must not move much.
+        for e in events.iter_mut().skip(500).take(50) {
+            e.rt_ms = Some(250.0);
+        }
+        let b = Baselines::fit(&events, 10);
+        let a = &b.endpoints[&Arc::<str>::from("GET /a")];
+        assert!(a.rt_median_ms > 20.0 && a.rt_median_ms < 26.0, "{}", a.rt_median_ms);
+        assert!(a.log_rt_scale < 0.5, "{}", a.log_rt_scale);
+    }
+
+    #[test]
+    fn endpoints_beyond_top_k_share_the_pooled_baseline() {
+        let mut events = Vec::new();
+        for i in 0..300 {
+            events.push(ev(i as f64, "GET /busy", 10.0, 200));
+        }
+        for i in 0..40 {
+            events.push(ev(i as f64, "GET /rare", 500.0, 200));
+        }
+        let b = Baselines::fit(&events, 1);
+        assert!(b.for_endpoint("GET /busy").1);
+        assert!(!b.for_endpoint("GET /rare").1);
+    }
+
+    #[test]
+    fn unseen_status_is_improbable_and_common_status_is_not() {
+        let events: Vec<TrainingEvent> = (0..1000).map(|i| ev(i as f64, "GET /a", 10.0, 200)).collect();
+        let b = Baselines::fit(&events, 10);
+        let a = b.for_endpoint("GET /a").0;
+        assert!(Baselines::status_probability(a, 200) > 0.99);
+        assert!(Baselines::status_probability(a, 500) < 0.001);
+    }
+}

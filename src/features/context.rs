@@ -1,0 +1,210 @@
+//! Streaming context: what each endpoint and client has done in the last minute or so (event
+//! time), kept as exponentially decayed counters. Bounded: idle entries are evicted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Half-life of the decayed counters, seconds.
+pub const HALF_LIFE_SECS: f64 = 30.0;
+const MAX_CLIENTS: usize = 20_000;
+const MAX_ENDPOINTS: usize = 5_000;
+
+/// A counter that halves every [`HALF_LIFE_SECS`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Decayed {
+    value: f64,
+    at: f64,
+}
+
+impl Decayed {
+    fn decay_to(&mut self, t: f64) {
+        if t > self.at {
+            self.value *= (-(t - self.at) * std::f64::consts::LN_2 / HALF_LIFE_SECS).exp();
+            self.at = t;
+        }
+    }
+
+    /// Add `x` at time `t` (seconds) and return the decayed value including it.
+    pub fn add(&mut self, t: f64, x: f64) -> f64 {
+        self.decay_to(t);
+        self.value += x;
+        self.value
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct EndpointState {
+    total: Decayed,
+    errors: Decayed,
+    log_rt_sum: Decayed,
+    log_rt_n: Decayed,
+    last: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ClientState {
+    total: Decayed,
+    errors: Decayed,
+    last: f64,
+}
+
+/// The recent behaviour around one event, raw (not yet scaled against baselines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Recent {
+    /// Decayed requests on this endpoint, this one included.
+    pub endpoint_total: f64,
+    /// Decayed 5xx responses on this endpoint, this one included.
+    pub endpoint_errors: f64,
+    /// Decayed mean of ln(response time ms) on this endpoint (NaN when unknown).
+    pub endpoint_log_rt: f64,
+    /// Decayed requests from this client, this one included.
+    pub client_total: f64,
+    /// Decayed 4xx/5xx responses to this client, this one included.
+    pub client_errors: f64,
+}
+
+/// Decayed per-endpoint and per-client counters.
+#[derive(Debug, Default)]
+pub struct Context {
+    endpoints: HashMap<Arc<str>, EndpointState>,
+    clients: HashMap<Arc<str>, ClientState>,
+}
+
+impl Context {
+    /// Record one event and return the context it was seen in.
+    pub fn observe(
+        &mut self,
+        t: f64,
+        endpoint: &Arc<str>,
+        client: Option<&str>,
+        status: Option<u16>,
+        rt_ms: Option<f64>,
+    ) -> Recent {
+        let is_5xx = matches!(status, Some(500..=599));
+        let is_err = matches!(status, Some(400..=599));
+        let ep = match self.endpoints.get_mut(endpoint) {
+            Some(e) => e,
+            None => {
+                if self.endpoints.len() >= MAX_ENDPOINTS {
+                    evict(&mut self.endpoints, t, |s| s.last);
+                }
+                self.endpoints.entry(endpoint.clone()).or_default()
+            }
+        };
+        ep.last = t;
+        let endpoint_total = ep.total.add(t, 1.0);
+        let endpoint_errors = ep.errors.add(t, if is_5xx { 1.0 } else { 0.0 });
+        let endpoint_log_rt = match rt_ms {
+            Some(rt) => {
+                let s = ep.log_rt_sum.add(t, (rt.max(0.01)).ln());
+                let n = ep.log_rt_n.add(t, 1.0);
+                s / n
+            }
+            None => {
+                let s = ep.log_rt_sum.add(t, 0.0);
+                let n = ep.log_rt_n.add(t, 0.0);
+                if n > 1e-9 {
+                    s / n
+                } else {
+                    f64::NAN
+                }
+            }
+        };
+        let (client_total, client_errors) = match client {
+            Some(c) => {
+                let st = match self.clients.get_mut(c) {
+                    Some(s) => s,
+                    None => {
+                        if self.clients.len() >= MAX_CLIENTS {
+                            evict(&mut self.clients, t, |s| s.last);
+                        }
+                        self.clients.entry(Arc::from(c)).or_default()
+                    }
+                };
+                st.last = t;
+                (st.total.add(t, 1.0), st.errors.add(t, if is_err { 1.0 } else { 0.0 }))
+            }
+            None => (1.0, if is_err { 1.0 } else { 0.0 }),
+        };
+        Recent { endpoint_total, endpoint_errors, endpoint_log_rt, client_total, client_errors }
+    }
+
+    /// Entries held (for memory accounting and tests).
+    pub fn len(&self) -> (usize, usize) {
+        (self.endpoints.len(), self.clients.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty() && self.clients.is_empty()
+    }
+}
+
+/// Drop entries idle for more than 10 half-lives; if none are, drop the oldest half.
+fn evict<S>(map: &mut HashMap<Arc<str>, S>, now: f64, last: impl Fn(&S) -> f64) {
+    let before = map.len();
+    map.retain(|_, s| now - last(s) < 10.0 * HALF_LIFE_SECS);
+    if map.len() == before {
+        let mut times: Vec<f64> = map.values().map(&last).collect();
+        times.sort_by(f64::total_cmp);
+        let cut = times[times.len() / 2];
+        map.retain(|_, s| last(s) > cut);
+    }
+}
+
+/// Surprise of seeing at least `k` events when `lambda` were expected: −log10 of a Chernoff bound
+/// on the Poisson upper tail, 0 when `k <= lambda`, capped at 20.
+pub fn poisson_surprise(k: f64, lambda: f64) -> f64 {
+    let lambda = lambda.max(1e-6);
+    if k <= lambda {
+        return 0.0;
+    }
+    let nats = lambda - k + k * (k / lambda).ln();
+    (nats / std::f64::consts::LN_10).clamp(0.0, 20.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decayed_counter_halves_every_half_life() {
+        let mut d = Decayed::default();
+        d.add(0.0, 8.0);
+        let v = d.add(HALF_LIFE_SECS, 0.0);
+        assert!((v - 4.0).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn poisson_surprise_grows_with_excess() {
+        assert_eq!(poisson_surprise(0.5, 1.0), 0.0);
+        let one = poisson_surprise(1.0, 0.02);
+        let ten = poisson_surprise(10.0, 0.02);
+        assert!(one > 0.5 && one < 2.0, "{one}");
+        assert!(ten > 15.0, "{ten}");
+    }
+
+    #[test]
+    fn context_is_bounded_under_many_clients() {
+        let mut c = Context::default();
+        let ep: Arc<str> = Arc::from("GET /");
+        for i in 0..(MAX_CLIENTS * 3) {
+            c.observe(i as f64 * 0.001, &ep, Some(&format!("10.0.{}.{}", i / 256, i % 256)), Some(200), Some(5.0));
+        }
+        assert!(c.len().1 <= MAX_CLIENTS);
+    }
+
+    #[test]
+    fn burst_of_errors_raises_endpoint_error_count() {
+        let mut c = Context::default();
+        let ep: Arc<str> = Arc::from("GET /x");
+        for i in 0..100 {
+            c.observe(i as f64, &ep, Some("a"), Some(200), Some(10.0));
+        }
+        let mut last = Recent::default();
+        for i in 0..10 {
+            last = c.observe(100.0 + i as f64 * 0.1, &ep, Some("b"), Some(503), Some(10.0));
+        }
+        assert!(last.endpoint_errors > 9.0 && last.endpoint_errors <= 10.0, "{last:?}");
+        assert!(last.client_errors > 9.0);
+    }
+}

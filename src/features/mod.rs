@@ -1,0 +1,250 @@
+//! Features: turns a [`LogEvent`] into a [`FeatureRow`]: the event, a compact summary kept for
+//! training, and (once baselines exist) its feature vectors scaled against its endpoint's own
+//! baseline, so a 2 s report endpoint and a 20 ms health check are each judged against themselves.
+//!
+//! - [`baseline`]: per-endpoint baselines (robust: medians and MADs)
+//! - [`context`]: decayed per-endpoint and per-client counters (the last minute or so)
+
+pub mod baseline;
+pub mod context;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use baseline::{Baselines, EndpointBaseline};
+pub use context::{poisson_surprise, Context, Recent};
+
+use crate::config::FeaturesConfig;
+use crate::parse::LogEvent;
+
+/// Most distinct endpoint names interned; past this, names are still used but not shared.
+const MAX_INTERNED: usize = 10_000;
+/// Scaled values are clipped to ±this, so one absurd value cannot dominate a model.
+const CLIP: f64 = 50.0;
+
+/// What is kept of an event for training (compact: the window holds thousands).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainingEvent {
+    /// Event time, Unix seconds.
+    pub time: f64,
+    pub endpoint: Arc<str>,
+    pub rt_ms: Option<f32>,
+    pub status: Option<u16>,
+    pub bytes: Option<f32>,
+    pub recent: Recent,
+    pub query_len: u16,
+}
+
+impl TrainingEvent {
+    pub fn hour_of_day(&self) -> u32 {
+        (self.time.rem_euclid(86_400.0) / 3600.0) as u32 % 24
+    }
+}
+
+/// One feature column of the Isolation Forest's vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    ResponseTime,
+    Status,
+    Bytes,
+    EndpointErrorRate,
+    EndpointLatency,
+    ClientErrorRate,
+    ClientRate,
+    NewEndpoint,
+    QueryLength,
+}
+
+impl Column {
+    pub fn parse(name: &str) -> Option<Column> {
+        Some(match name {
+            "response_time" => Column::ResponseTime,
+            "status" => Column::Status,
+            "bytes" => Column::Bytes,
+            "endpoint_error_rate" => Column::EndpointErrorRate,
+            "endpoint_latency" => Column::EndpointLatency,
+            "client_error_rate" => Column::ClientErrorRate,
+            "client_rate" => Column::ClientRate,
+            "new_endpoint" => Column::NewEndpoint,
+            "query_length" => Column::QueryLength,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::ResponseTime => "response_time",
+            Column::Status => "status",
+            Column::Bytes => "bytes",
+            Column::EndpointErrorRate => "endpoint_error_rate",
+            Column::EndpointLatency => "endpoint_latency",
+            Column::ClientErrorRate => "client_error_rate",
+            Column::ClientRate => "client_rate",
+            Column::NewEndpoint => "new_endpoint",
+            Column::QueryLength => "query_length",
+        }
+    }
+}
+
+/// The evidence behind the vectors, in units a person reads (for the `reason` sentence).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence {
+    pub rt_ms: Option<f64>,
+    pub rt_median_ms: f64,
+    pub rt_p99_ms: f64,
+    /// Robust z-score of ln(response time).
+    pub rt_z: f64,
+    pub bytes: Option<f64>,
+    pub bytes_median: f64,
+    pub bytes_z: f64,
+    pub status: Option<u16>,
+    /// Probability of this status on this endpoint in training.
+    pub status_probability: f64,
+    /// −log10 of that probability (capped at 6).
+    pub status_surprise: f64,
+    /// Recent (decayed) requests and 5xx on the endpoint.
+    pub endpoint_recent: f64,
+    pub endpoint_recent_errors: f64,
+    /// Baseline 5xx fraction of the endpoint.
+    pub endpoint_error_rate: f64,
+    /// Surprise of the recent 5xx count (−log10 Poisson tail).
+    pub endpoint_error_surprise: f64,
+    pub endpoint_latency_z: f64,
+    pub client_recent: f64,
+    pub client_recent_errors: f64,
+    pub client_error_surprise: f64,
+    /// The endpoint had a baseline of its own.
+    pub known_endpoint: bool,
+}
+
+/// The vectors the models score.
+#[derive(Debug, Clone)]
+pub struct Vectors {
+    /// The Isolation Forest's vector, in `features.columns` order.
+    pub forest: Vec<f64>,
+    /// Response-time SVM input: `[rt_z]` (absent when the line has no response time).
+    pub response_time: Option<[f64; 1]>,
+    /// Status SVM input: `[status surprise, endpoint 5xx-burst surprise if this is a 5xx else 0]`.
+    pub status: Option<[f64; 2]>,
+    pub evidence: Evidence,
+}
+
+/// An event on its way to detection.
+#[derive(Debug, Clone)]
+pub struct FeatureRow {
+    pub event: LogEvent,
+    pub summary: TrainingEvent,
+}
+
+/// Extracts features; owns the streaming context.
+#[derive(Debug)]
+pub struct Features {
+    columns: Vec<Column>,
+    context: Context,
+    interned: HashMap<Box<str>, Arc<str>>,
+}
+
+impl Features {
+    /// `cfg` is validated, so every column name parses.
+    pub fn new(cfg: &FeaturesConfig) -> Features {
+        let columns = cfg.columns.iter().filter_map(|c| Column::parse(c)).collect();
+        Features { columns, context: Context::default(), interned: HashMap::new() }
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    fn intern(&mut self, endpoint: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(endpoint) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(endpoint);
+        if self.interned.len() < MAX_INTERNED {
+            self.interned.insert(Box::from(endpoint), a.clone());
+        }
+        a
+    }
+
+    /// Record the event in the streaming context and summarise it.
+    pub fn observe(&mut self, event: LogEvent) -> FeatureRow {
+        let time = event.time.as_nanosecond() as f64 / 1e9;
+        let endpoint = self.intern(&event.endpoint);
+        let recent =
+            self.context.observe(time, &endpoint, event.client.as_deref(), event.status, event.response_time_ms);
+        let summary = TrainingEvent {
+            time,
+            endpoint,
+            rt_ms: event.response_time_ms.map(|v| v as f32),
+            status: event.status,
+            bytes: event.bytes.map(|v| v as f32),
+            recent,
+            query_len: event.query.as_deref().map_or(0, |q| q.len().min(u16::MAX as usize) as u16),
+        };
+        FeatureRow { event, summary }
+    }
+
+    /// The scaled vectors of one summarised event.
+    pub fn vectors(&self, t: &TrainingEvent, baselines: &Baselines) -> Vectors {
+        let (b, known) = baselines.for_endpoint(&t.endpoint);
+        let rt_z = t.rt_ms.map_or(0.0, |rt| (f64::from(rt).max(0.01).ln() - b.log_rt_median) / b.log_rt_scale);
+        let bytes_z = t.bytes.map_or(0.0, |v| (f64::from(v).ln_1p() - b.log_bytes_median) / b.log_bytes_scale);
+        let status_probability = t.status.map_or(1.0, |s| Baselines::status_probability(b, s));
+        let status_surprise = (-status_probability.log10()).clamp(0.0, 6.0);
+        let r = &t.recent;
+        let endpoint_error_surprise = poisson_surprise(r.endpoint_errors, r.endpoint_total * b.error_rate);
+        let endpoint_latency_z =
+            if r.endpoint_log_rt.is_nan() { 0.0 } else { (r.endpoint_log_rt - b.log_rt_median) / b.log_rt_scale };
+        let client_error_surprise = poisson_surprise(r.client_errors, r.client_total * baselines.client_error_rate);
+        let forest = self
+            .columns
+            .iter()
+            .map(|c| {
+                let v = match c {
+                    Column::ResponseTime => rt_z,
+                    Column::Status => status_surprise,
+                    Column::Bytes => bytes_z,
+                    Column::EndpointErrorRate => endpoint_error_surprise,
+                    Column::EndpointLatency => endpoint_latency_z,
+                    Column::ClientErrorRate => client_error_surprise,
+                    Column::ClientRate => r.client_total.ln_1p(),
+                    Column::NewEndpoint => f64::from(u8::from(!known)),
+                    Column::QueryLength => f64::from(t.query_len).ln_1p(),
+                };
+                v.clamp(-CLIP, CLIP)
+            })
+            .collect();
+        let is_5xx = matches!(t.status, Some(500..=599));
+        let evidence = Evidence {
+            rt_ms: t.rt_ms.map(f64::from),
+            rt_median_ms: b.rt_median_ms,
+            rt_p99_ms: b.rt_p99_ms,
+            rt_z,
+            bytes: t.bytes.map(f64::from),
+            bytes_median: b.bytes_median,
+            bytes_z,
+            status: t.status,
+            status_probability,
+            status_surprise,
+            endpoint_recent: r.endpoint_total,
+            endpoint_recent_errors: r.endpoint_errors,
+            endpoint_error_rate: b.error_rate,
+            endpoint_error_surprise,
+            endpoint_latency_z,
+            client_recent: r.client_total,
+            client_recent_errors: r.client_errors,
+            client_error_surprise,
+            known_endpoint: known,
+        };
+        Vectors {
+            forest,
+            response_time: t.rt_ms.map(|_| [rt_z.clamp(-CLIP, CLIP)]),
+            status: t
+                .status
+                .map(|_| [status_surprise, if is_5xx { endpoint_error_surprise.clamp(0.0, CLIP) } else { 0.0 }]),
+            evidence,
+        }
+    }
+}
