@@ -17,6 +17,7 @@
 pub mod app;
 pub mod config;
 pub mod detect;
+pub mod eval;
 pub mod features;
 pub mod parse;
 pub mod scan;

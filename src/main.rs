@@ -77,6 +77,27 @@ enum Command {
         #[arg(long)]
         no_progress: bool,
     },
+    /// Measure detection quality on generated, labelled traffic (labels kept outside the lines).
+    ///
+    /// Prints precision, recall, F1, incidents found, time to detect and false alarms per scenario
+    /// as a markdown table (the README's table comes from `scripts/eval.sh`).
+    Eval {
+        /// Scenarios to run (default: all): latency_spike, lone_slow, error_burst,
+        /// new_failing_endpoint, scanner, large_responses, traffic_drop, clean_day, mixed.
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+        /// Log format of the generated traffic.
+        #[arg(long, value_enum, default_value = "both")]
+        format: EvalFormat,
+        /// Seed of the generated traffic.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON instead of markdown.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Load and validate a config file; print the problem (with its key) or "ok".
     CheckConfig {
         #[arg(long, short)]
@@ -90,6 +111,13 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EvalFormat {
+    Json,
+    Combined,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -157,6 +185,23 @@ fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
+async fn run_daemon(cfg: Config) -> anyhow::Result<()> {
+    match anomaly_detector::app::run(cfg, shutdown_on_signals()).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_config() => {
+            let key = match &e {
+                anomaly_detector::app::AppError::Source(anomaly_detector::source::SourceError::Config { key, problem })
+                | anomaly_detector::app::AppError::Config { key, problem } => {
+                    config::ConfigError::Invalid { key: key.clone(), problem: problem.clone() }
+                }
+                _ => unreachable!("is_config"),
+            };
+            Err(BadConfig(key).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn real_main(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Run { config } => {
@@ -167,7 +212,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 version = env!("CARGO_PKG_VERSION"),
                 "Starting anomaly-detector"
             );
-            anomaly_detector::app::run(cfg, shutdown_on_signals()).await?;
+            run_daemon(cfg).await?;
         }
         Command::Demo { config, listen } => {
             let mut cfg = load(config.as_ref(), Some(DEMO_CONFIG))?;
@@ -183,7 +228,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 "Demo: generating traffic with scheduled incidents; metrics on http://{}/metrics, incidents on /api/v1/incidents",
                 cfg.server.listen
             );
-            anomaly_detector::app::run(cfg, shutdown_on_signals()).await?;
+            run_daemon(cfg).await?;
         }
         Command::Scan { files, train, format, output, config, no_progress } => {
             let mut cfg = load(config.as_ref(), None)?;
@@ -213,6 +258,43 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 incidents = summary.incidents.len(),
                 "Scan finished"
             );
+        }
+        Command::Eval { scenarios, format, seed, json, config } => {
+            use anomaly_detector::source::demo::{scenario, LineFormat, SCENARIOS};
+            let mut cfg = load(config.as_ref(), None)?;
+            cfg.server.enabled = false;
+            init_logs(&cli, Some(&cfg));
+            let names: Vec<String> =
+                if scenarios.is_empty() { SCENARIOS.iter().map(|s| s.to_string()).collect() } else { scenarios.clone() };
+            let formats: Vec<LineFormat> = match format {
+                EvalFormat::Json => vec![LineFormat::Json],
+                EvalFormat::Combined => vec![LineFormat::Combined],
+                EvalFormat::Both => vec![LineFormat::Json, LineFormat::Combined],
+            };
+            let (seed, json) = (*seed, *json);
+            let results = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<_>> {
+                let mut results = Vec::new();
+                for name in &names {
+                    for f in &formats {
+                        let traffic = scenario(name, seed, *f).ok_or_else(|| {
+                            BadConfig(config::ConfigError::Invalid {
+                                key: "--scenario".into(),
+                                problem: format!("unknown scenario {name:?}; expected one of {}", SCENARIOS.join(", ")),
+                            })
+                        })?;
+                        tracing::info!(scenario = %name, format = ?f, "Evaluating");
+                        results.push(anomaly_detector::eval::run(&cfg, name, traffic).map_err(anyhow::Error::msg)?);
+                    }
+                }
+                Ok(results)
+            })
+            .await
+            .context("eval task")??;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                print!("{}", anomaly_detector::eval::markdown(&results));
+            }
         }
         Command::CheckConfig { config } => {
             let cfg = load(config.as_ref(), None)?;

@@ -43,8 +43,8 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     let body = json!({
         "ready": s.is_ready(),
         "source": s.source_kind,
-        "source_ready": s.source_ready.load(Ordering::Relaxed),
-        "source_error": *s.source_error.lock().expect("not poisoned"),
+        "source_ready": s.source_answers(),
+        "source_error": s.last_source_error(),
         "mode": training.mode,
         "trained": training.trained,
         "training_events": training.window_events,
@@ -93,8 +93,9 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         "ready": s.is_ready(),
         "source": {
             "kind": s.source_kind,
-            "ready": s.source_ready.load(Ordering::Relaxed),
-            "error": *s.source_error.lock().expect("not poisoned"),
+            "ready": s.source_answers(),
+            "error": s.last_source_error(),
+            "loki": s.loki.lock().expect("not poisoned").as_ref().map(|l| l.snapshot()),
         },
         "lines_processed": s.lines_processed.load(Ordering::Relaxed),
         "training": training,

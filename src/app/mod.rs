@@ -28,6 +28,15 @@ pub enum AppError {
     Source(#[from] SourceError),
     #[error("internal task failed: {0}")]
     Task(String),
+    #[error("{key}: {problem}")]
+    Config { key: String, problem: String },
+}
+
+impl AppError {
+    /// A setting that cannot be used (exit code 2).
+    pub fn is_config(&self) -> bool {
+        matches!(self, AppError::Source(SourceError::Config { .. }) | AppError::Config { .. })
+    }
 }
 
 /// Batches in flight between the source and the pipeline (backpressure beyond this).
@@ -56,10 +65,26 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
         None
     };
 
+    let sink_stop = CancellationToken::new();
+    let mut sink_tasks = Vec::new();
     let sinks: Vec<Arc<dyn FindingSink>> = {
         let mut v: Vec<Arc<dyn FindingSink>> = vec![Arc::new(RecentSink(state.clone()))];
         if cfg.outputs.console.enabled {
             v.push(Arc::new(ConsoleSink::new(cfg.outputs.console.each_anomaly)));
+        }
+        if cfg.outputs.loki_push.enabled {
+            let redactor = Arc::new(crate::sink::Redactor::new(&cfg.redaction).map_err(|e| AppError::Config {
+                key: "redaction.patterns".into(),
+                problem: e.to_string(),
+            })?);
+            let (sink, task) = crate::sink::LokiPushSink::spawn(
+                &cfg.outputs.loki_push.resolved(&cfg.loki),
+                redactor,
+                metrics.clone(),
+                sink_stop.clone(),
+            );
+            v.push(Arc::new(sink));
+            sink_tasks.push(task);
         }
         v
     };
@@ -78,6 +103,11 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
             *state.source_error.lock().expect("not poisoned") = Some(e.to_string());
         }
         Err(e) => tracing::error!(error = %e, "Source task failed"),
+    }
+    // Sinks flush what they hold, then the server stops.
+    sink_stop.cancel();
+    for t in sink_tasks {
+        let _ = t.await;
     }
     server_stop.cancel();
     if let Some(s) = server {
@@ -111,7 +141,7 @@ fn spawn_source(
             tokio::spawn(src.run(tx, stop))
         }
         SourceKind::File => {
-            let src = crate::source::file::FileSource::new(&cfg.source, cfg.parse.max_line_bytes);
+            let src = crate::source::file::FileSource::from_config(&cfg.source, &cfg.parse);
             state.source_ready.store(true, Ordering::Relaxed);
             tokio::spawn(src.run(tx, stop))
         }
@@ -121,7 +151,16 @@ fn spawn_source(
             tokio::spawn(src.run(tx, stop))
         }
         SourceKind::Loki => {
-            return Err(AppError::Source(SourceError::Closed));
+            let status = Arc::new(crate::source::loki::SourceStatus::new());
+            let src = crate::source::loki::LokiSource::new(
+                &cfg.loki,
+                Duration::from_secs(cfg.detection.interval_secs),
+                &cfg.state.dir,
+                _metrics,
+                status.clone(),
+            )?;
+            *state.loki.lock().expect("not poisoned") = Some(status);
+            tokio::spawn(src.run(tx, stop))
         }
     };
     Ok(handle)

@@ -104,6 +104,9 @@ impl Pipeline {
         if e.problem.is_some() {
             self.metrics.lines_unparsed.get_or_create(&self.source).inc();
         }
+        if e.truncated {
+            self.metrics.lines_truncated.inc();
+        }
         if !self.per_event_metrics || !e.is_request() {
             return;
         }
@@ -188,7 +191,7 @@ impl Pipeline {
             Some(a) => self.handle_anomaly(a, out),
             None => self.detector.learn(&row),
         }
-        if self.mode == Mode::Live && self.detector.fit_due() {
+        if self.detector.fit_due() {
             self.fit();
         }
     }

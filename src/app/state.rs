@@ -43,6 +43,8 @@ pub struct AppState {
     /// The pipeline task is running.
     pub pipeline_running: AtomicBool,
     pub source_error: Mutex<Option<String>>,
+    /// The Loki source's own status, when the source is Loki.
+    pub loki: Mutex<Option<Arc<crate::source::loki::SourceStatus>>>,
     pub training: Mutex<TrainingStatus>,
     pub lines_processed: AtomicU64,
     recent: Mutex<VecDeque<Arc<Anomaly>>>,
@@ -59,6 +61,7 @@ impl AppState {
             source_ready: AtomicBool::new(false),
             pipeline_running: AtomicBool::new(false),
             source_error: Mutex::new(None),
+            loki: Mutex::new(None),
             training: Mutex::new(TrainingStatus { mode: "rules_only", ..Default::default() }),
             lines_processed: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
@@ -67,8 +70,26 @@ impl AppState {
         }
     }
 
+    /// The source has answered: for Loki, its last request succeeded.
+    pub fn source_answers(&self) -> bool {
+        match &*self.loki.lock().expect("not poisoned") {
+            Some(status) => status.loki_reachable(),
+            None => self.source_ready.load(Ordering::Relaxed),
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
-        self.source_ready.load(Ordering::Relaxed) && self.pipeline_running.load(Ordering::Relaxed)
+        self.source_answers() && self.pipeline_running.load(Ordering::Relaxed)
+    }
+
+    /// The source's last error, if any.
+    pub fn last_source_error(&self) -> Option<String> {
+        if let Some(status) = &*self.loki.lock().expect("not poisoned") {
+            if let Some(e) = status.last_error() {
+                return Some(e);
+            }
+        }
+        self.source_error.lock().expect("not poisoned").clone()
     }
 
     /// Newest first.

@@ -2,12 +2,19 @@
 //! (`ANOMALY_DETECTOR__SECTION__KEY`), then checked by [`Config::validate`]. Nothing past start-up
 //! re-checks a setting. `config/default.toml` documents every key.
 
+mod alerting;
 mod detection;
 mod load;
+mod push;
 mod sections;
 
+pub use alerting::{
+    channel_name_for, AlertingConfig, AlertmanagerChannelConfig, DiscordChannelConfig, EmailChannelConfig,
+    SlackChannelConfig, SmtpTls, WebhookChannelConfig,
+};
 pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmConfig};
 pub use load::{load, load_with_base, load_with_env, ConfigError, ENV_PREFIX};
+pub use push::{LokiPushConfig, RedactionConfig};
 pub use sections::*;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +47,10 @@ pub struct Config {
     pub outputs: OutputsConfig,
     /// The detector's own log output.
     pub log: LogConfig,
+    /// What is masked before anything leaves the process (Loki pushes, alerts).
+    pub redaction: RedactionConfig,
+    /// Alert channels and the alerting policy.
+    pub alerting: AlertingConfig,
 }
 
 impl Config {
@@ -54,6 +65,9 @@ impl Config {
         self.rules.validate()?;
         self.suppress.validate()?;
         self.server.validate()?;
+        self.outputs.loki_push.validate()?;
+        self.redaction.validate()?;
+        self.alerting.validate()?;
         Ok(())
     }
 }

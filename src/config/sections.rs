@@ -81,7 +81,7 @@ impl SourceConfig {
 }
 
 /// `[loki]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LokiConfig {
     /// Base URL of Loki (no trailing `/loki/api/v1`).
@@ -144,6 +144,33 @@ impl Default for LokiConfig {
             insecure_skip_verify: false,
             max_backoff_secs: 300,
         }
+    }
+}
+
+impl std::fmt::Debug for LokiConfig {
+    /// Secrets are shown as `<redacted>` so a logged config never leaks them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hide = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("LokiConfig")
+            .field("url", &self.url)
+            .field("query", &self.query)
+            .field("tenant_id", &self.tenant_id)
+            .field("query_delay_secs", &self.query_delay_secs)
+            .field("page_limit", &self.page_limit)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_lines_per_poll", &self.max_lines_per_poll)
+            .field("max_catch_up_secs", &self.max_catch_up_secs)
+            .field("backfill_secs", &self.backfill_secs)
+            .field("backfill_max_lines", &self.backfill_max_lines)
+            .field("username", &self.username)
+            .field("password", &hide(&self.password))
+            .field("password_file", &self.password_file)
+            .field("bearer_token", &hide(&self.bearer_token))
+            .field("bearer_token_file", &self.bearer_token_file)
+            .field("ca_file", &self.ca_file)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("max_backoff_secs", &self.max_backoff_secs)
+            .finish()
     }
 }
 
@@ -471,6 +498,8 @@ pub enum OutputFormat {
 pub struct OutputsConfig {
     /// One structured log line per incident.
     pub console: ConsoleOutputConfig,
+    /// Incidents and anomalous lines pushed back to Loki.
+    pub loki_push: super::LokiPushConfig,
 }
 
 /// `[outputs.console]`

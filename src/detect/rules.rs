@@ -268,6 +268,7 @@ mod tests {
             message: None,
             raw: RawLine::new(jiff::Timestamp::UNIX_EPOCH, format!("{method} {target} {ua}"), 1),
             problem: None,
+            truncated: false,
         }
     }
 

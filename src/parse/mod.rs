@@ -1,9 +1,22 @@
-//! Parse: turns a [`RawLine`] into a [`LogEvent`].
+//! Parse: turns a [`RawLine`] into a [`LogEvent`] with [`Parser::parse`].
 //!
-//! The format is auto-detected per line (JSON, logfmt, Common/Combined access log with an optional
-//! trailing request time, plain text) unless configured. Field names are found through aliases
-//! ([`fields`]) or an explicit `[parse.fields]` mapping. A line that does not parse is kept as text
-//! and counted; parsing never fails and never panics.
+//! The format is auto-detected per line unless `parse.format` forces one, by the first byte:
+//! `{` is JSON ([`json`]); `[` is tried as JSON (a valid array is [`ParseProblem::NotAnObject`], an
+//! invalid one that starts `[[`, `[{`, `["` or `[]` is [`ParseProblem::BadJson`], otherwise it is
+//! text such as `[Sun Dec 04 …] [error] …`); a first word `key=` is logfmt ([`logfmt`]);
+//! `host ident user [dd/Mon/…` is a Common/Combined access log ([`access`], an optional trailing
+//! request time in seconds as nginx writes it); everything else is text ([`text`]). Field names are
+//! found through aliases or an explicit `[parse.fields]` mapping ([`fields`]); timestamps as in
+//! [`time`]; endpoint keys as in [`endpoint`].
+//!
+//! The endpoint key ([`LogEvent::endpoint`]) is `METHOD /path/template` for requests (`ANY` when
+//! the method is unknown), `text: LEVEL masked message` for lines with a message but no path, and
+//! `-` for structured lines with neither.
+//!
+//! A line that does not parse as the format it looked like is kept as text with `problem` set;
+//! parsing never fails and never panics. Lines longer than `parse.max_line_bytes` are cut there (at
+//! a char boundary) and flagged `truncated`; if the cut line then fails to parse, its problem is
+//! [`ParseProblem::TooLong`].
 
 pub mod access;
 pub mod endpoint;
@@ -11,12 +24,21 @@ pub mod fields;
 pub mod json;
 pub mod logfmt;
 pub mod text;
+pub mod time;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
 
 use jiff::Timestamp;
 
+use crate::config::ParseConfig;
 use crate::source::RawLine;
 
 pub use fields::FieldMap;
+use fields::Found;
 
 /// The format a line was parsed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -117,6 +139,8 @@ pub struct LogEvent {
     pub raw: RawLine,
     /// Set when the line did not parse as the format it looked like (it is then treated as text).
     pub problem: Option<ParseProblem>,
+    /// The line was cut at `parse.max_line_bytes` (by the source or by the parser).
+    pub truncated: bool,
 }
 
 impl LogEvent {
@@ -126,13 +150,190 @@ impl LogEvent {
     }
 }
 
-/// STAND-IN parser (replaced at integration).
-pub struct Parser;
-impl Parser {
-    pub fn new(_cfg: &crate::config::ParseConfig) -> Parser {
-        Parser
+/// Parses lines: the compiled field mapping, the format choice and the line-length cap.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    format: FormatChoice,
+    max_line_bytes: usize,
+    fields: FieldMap,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::new(&ParseConfig::default())
     }
-    pub fn parse(&self, _raw: RawLine) -> LogEvent {
-        todo!()
+}
+
+/// The owned result of parsing one line, before the line itself is moved into the event.
+struct Parsed {
+    time: Option<Timestamp>,
+    format: Format,
+    method: Option<String>,
+    path: Option<String>,
+    query: Option<String>,
+    endpoint: String,
+    status: Option<u16>,
+    response_time_ms: Option<f64>,
+    bytes: Option<u64>,
+    client: Option<String>,
+    user_agent: Option<String>,
+    level: Option<Level>,
+    message: Option<String>,
+    problem: Option<ParseProblem>,
+}
+
+impl Parser {
+    /// Builds a parser from a validated `[parse]` section.
+    pub fn new(cfg: &ParseConfig) -> Parser {
+        Parser { format: cfg.format, max_line_bytes: cfg.max_line_bytes.max(1), fields: FieldMap::new(&cfg.fields) }
+    }
+
+    /// Lines longer than this many bytes are cut.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_line_bytes
+    }
+
+    /// Parses one line. Never fails, never panics: unparseable structured lines come back as
+    /// [`Format::Text`] with `problem` set.
+    pub fn parse(&self, mut raw: RawLine) -> LogEvent {
+        let mut truncated = raw.truncated;
+        if raw.line.len() > self.max_line_bytes {
+            let mut cut = self.max_line_bytes;
+            while !raw.line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            raw.line.truncate(cut);
+            truncated = true;
+        }
+        let mut p = self.parse_line(&raw.line, raw.timestamp);
+        if truncated && p.problem.is_some() {
+            p.problem = Some(ParseProblem::TooLong);
+        }
+        LogEvent {
+            time: p.time.unwrap_or(raw.timestamp),
+            format: p.format,
+            method: p.method,
+            path: p.path,
+            query: p.query,
+            endpoint: p.endpoint,
+            status: p.status,
+            response_time_ms: p.response_time_ms,
+            bytes: p.bytes,
+            client: p.client,
+            user_agent: p.user_agent,
+            level: p.level,
+            message: p.message,
+            raw,
+            problem: p.problem,
+            truncated,
+        }
+    }
+
+    fn parse_line(&self, line: &str, reference: Timestamp) -> Parsed {
+        let line = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        let mut found = Found::default();
+        let (format, problem) = self.fill(line, reference, &mut found);
+        build(found, format, problem, reference)
+    }
+
+    /// Detects the format (or uses the configured one) and fills `found`.
+    fn fill<'a>(&self, line: &'a str, reference: Timestamp, found: &mut Found<'a>) -> (Format, Option<ParseProblem>) {
+        let first = line.as_bytes().first().copied();
+        let choice = match self.format {
+            FormatChoice::Auto => match first {
+                Some(b'{') => FormatChoice::Json,
+                Some(b'[') => return self.bracket(line, reference, found),
+                Some(_) if logfmt::looks_like(line) => FormatChoice::Logfmt,
+                Some(c) if c.is_ascii_alphanumeric() || c == b':' => FormatChoice::Access,
+                _ => FormatChoice::Text,
+            },
+            forced => forced,
+        };
+        match choice {
+            FormatChoice::Json => match json::parse(line, &self.fields, found) {
+                Ok(()) => (Format::Json, None),
+                Err(problem) => as_text(line, reference, found, Some(problem)),
+            },
+            FormatChoice::Logfmt => {
+                if logfmt::parse(line, &self.fields, found) > 0 {
+                    (Format::Logfmt, None)
+                } else {
+                    as_text(line, reference, found, None)
+                }
+            }
+            FormatChoice::Access => match access::parse(line, found) {
+                Ok(()) => (Format::Access, None),
+                Err(access::Miss::NotAccess) if self.format == FormatChoice::Auto => {
+                    as_text(line, reference, found, None)
+                }
+                Err(_) => as_text(line, reference, found, Some(ParseProblem::BadAccessLog)),
+            },
+            FormatChoice::Text | FormatChoice::Auto => as_text(line, reference, found, None),
+        }
+    }
+
+    /// Auto-detection of a line starting with `[`: a JSON array, or text with a bracketed prefix.
+    fn bracket<'a>(
+        &self,
+        line: &'a str,
+        reference: Timestamp,
+        found: &mut Found<'a>,
+    ) -> (Format, Option<ParseProblem>) {
+        let looks_json = matches!(line[1..].trim_start().as_bytes().first(), Some(b'[' | b'{' | b'"' | b']'));
+        match json::parse(line, &self.fields, found) {
+            Ok(()) => (Format::Json, None),
+            Err(ParseProblem::NotAnObject) => as_text(line, reference, found, Some(ParseProblem::NotAnObject)),
+            Err(_) if looks_json => as_text(line, reference, found, Some(ParseProblem::BadJson)),
+            Err(_) => as_text(line, reference, found, None),
+        }
+    }
+}
+
+/// Falls back to text: forgets what a failed structured parse found, then reads the line as text.
+fn as_text<'a>(
+    line: &'a str,
+    reference: Timestamp,
+    found: &mut Found<'a>,
+    problem: Option<ParseProblem>,
+) -> (Format, Option<ParseProblem>) {
+    *found = Found::default();
+    text::parse(line, reference, found);
+    (Format::Text, problem)
+}
+
+fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
+    c.map(Cow::into_owned)
+}
+
+/// Converts what was found into owned fields and the endpoint key.
+fn build(found: Found<'_>, format: Format, problem: Option<ParseProblem>, reference: Timestamp) -> Parsed {
+    let method = found.method.val.map(|m| m.to_ascii_uppercase());
+    let (path, query) = match found.path.val.as_deref().map(endpoint::split_target) {
+        Some((p, q)) => (Some(p.to_string()), q.map(str::to_string)),
+        None => (None, None),
+    };
+    let level = found.level.val;
+    let message = owned(found.message.val);
+    let endpoint = match (&path, &message) {
+        (Some(p), _) => endpoint::request_key(method.as_deref(), p),
+        (None, Some(m)) => endpoint::message_key(level, m),
+        (None, None) if format == Format::Text => endpoint::message_key(level, ""),
+        (None, None) => "-".to_string(),
+    };
+    Parsed {
+        time: found.time.val.filter(|t| time::is_sane(*t, reference)),
+        format,
+        method,
+        path,
+        query,
+        endpoint,
+        status: found.status.val,
+        response_time_ms: found.response_time_ms.val,
+        bytes: found.bytes.val,
+        client: owned(found.client.val),
+        user_agent: owned(found.user_agent.val),
+        level,
+        message,
+        problem,
     }
 }

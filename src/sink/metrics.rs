@@ -233,7 +233,7 @@ impl Metrics {
         for outcome in ["ok", "http_4xx", "http_5xx", "timeout", "connect", "decode"] {
             let _ = self.loki_requests.get_or_create(&OutcomeLabel { outcome: outcome.into() });
         }
-        for reason in ["truncated", "catch_up_limit", "too_long", "queue_full"] {
+        for reason in ["truncated", "catch_up_limit", "backfill_limit", "too_long", "queue_full"] {
             let _ = self.lines_skipped.get_or_create(&ReasonLabel { reason: reason.into() });
         }
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Start the whole stack (demo app, Promtail, Loki, detector, Prometheus, Grafana), wait until every
+# service reports healthy, and print where to look.
+#   scripts/start_anomaly_detection.sh            # build images if needed, start, wait
+#   TIMEOUT_SECS=600 scripts/start_anomaly_detection.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+timeout_secs=${TIMEOUT_SECS:-300}
+services=(demo-app loki promtail anomaly-detector prometheus grafana)
+
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose=(docker-compose)
+else
+  echo "error: Docker Compose v2 is required (docker compose ...)" >&2
+  exit 1
+fi
+
+echo "Building and starting the stack (the first build compiles Rust: a few minutes)..."
+"${compose[@]}" up -d --build
+
+echo "Waiting for the services to be healthy (up to ${timeout_secs}s)..."
+deadline=$((SECONDS + timeout_secs))
+while :; do
+  pending=()
+  for s in "${services[@]}"; do
+    id=$("${compose[@]}" ps -q "$s" 2>/dev/null || true)
+    state=unknown
+    if [[ -n "$id" ]]; then
+      state=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null || echo unknown)
+    fi
+    [[ "$state" == healthy ]] || pending+=("$s=$state")
+  done
+  ((${#pending[@]} == 0)) && break
+  if ((SECONDS >= deadline)); then
+    echo "error: not healthy after ${timeout_secs}s: ${pending[*]}" >&2
+    echo "       see: ${compose[*]} logs ${pending[0]%%=*}" >&2
+    exit 1
+  fi
+  sleep 3
+done
+
+cat <<'MSG'
+
+The stack is up.
+  Grafana      http://localhost:3000   (admin / admin) -> dashboard "Anomaly detection"
+  Demo API     http://localhost:5000   (e.g. /api/users, /api/products, /api/orders)
+  Detector     http://localhost:9797   (/metrics, /readyz, /api/v1/status, /api/v1/anomalies)
+  Prometheus   http://localhost:9090   (alerts: /alerts)
+  Loki         http://localhost:3100   (query it from Grafana's Explore)
+
+Generate traffic with a scripted incident:   scripts/traffic.sh
+Follow the detector:                          docker compose logs -f anomaly-detector
+Stop (keep data):  docker compose down        Stop and delete data:  docker compose down -v
+MSG

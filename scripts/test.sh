@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust tests (unit, integration, with real Alertmanager,
+# SMTP and Prometheus where they apply), and the stack checks (compose, Dockerfiles, Prometheus
+# config and rules, the Grafana dashboard). Installs what it needs itself (apt, pip, npm) into
+# .work/ and the system; safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export WORK="$ROOT/.work"
+mkdir -p "$WORK"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing test dependencies"
+bash scripts/test-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# Real services the tests drive (paths set by scripts/test-deps.sh).
+# shellcheck disable=SC1091
+source "$WORK/env.sh"
+
+step "cargo test (unit + integration)"
+if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+    # nextest does not run doctests
+    cargo test --workspace --doc
+else
+    cargo test --workspace --no-fail-fast
+fi
+
+if [ -x scripts/check-stack.sh ]; then
+    step "Stack checks (compose, Dockerfiles, Prometheus, dashboard)"
+    bash scripts/check-stack.sh
+fi
+
+if [ -x scripts/check-dashboard-live.sh ]; then
+    step "Dashboard queries against a real Prometheus scraping the real detector"
+    cargo build --bin anomaly-detector
+    bash scripts/check-dashboard-live.sh "$ROOT/target/debug/anomaly-detector"
+fi
+
+step "All tests passed"

@@ -1,0 +1,242 @@
+//! The Loki source: polls `query_range` every interval and hands each line over exactly once.
+//!
+//! - [`client`]: HTTP (tenant, auth, TLS, timeout), error bodies, request metrics
+//! - [`page`]: decoding a page and merging its result streams by timestamp
+//! - [`cursor`]: the persisted position (`cursor.json`) and its invariant
+//! - [`poll`]: one poll: window, pages, de-duplication, backfill, catch-up
+//! - [`status`]: [`SourceStatus`] for `/readyz`, and the [`Clock`]
+//!
+//! How a poll reads (see DESIGN.md, "Never lose or repeat a line"): the window runs from the cursor to
+//! `now - query_delay_secs` (exclusive). Each page is `query_range` with `start = cursor.ts - 1`,
+//! `limit` and `direction=forward`; entries the cursor already covers are dropped, the rest are sent on
+//! and the cursor advances over them. A page with fewer entries than `limit` ends the window, and the
+//! cursor moves to the window's end. The cursor is saved after every batch handed to the channel.
+//!
+//! Errors: 429, 5xx, timeouts, refused connections and undecodable bodies are retried with capped
+//! exponential backoff (1 s doubling up to `max_backoff_secs`; a `Retry-After` is honoured up to that
+//! cap) without moving the cursor. Other 4xx (a bad query, bad credentials) are logged at ERROR with
+//! Loki's message and retried at the normal interval: the daemon keeps serving `/healthz` and reports
+//! not-ready until an operator fixes the setting, rather than exiting into a restart loop.
+
+pub mod client;
+pub mod cursor;
+pub mod page;
+mod poll;
+pub mod status;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+pub use client::LokiClient;
+pub use cursor::{Cursor, CursorStore};
+pub use status::{Clock, SourceStatus, SourceStatusSnapshot, SystemClock, TokioClock};
+
+use crate::config::LokiConfig;
+use crate::sink::Metrics;
+use crate::source::{RawLine, SourceError};
+
+/// Loki's default (and usual maximum) `max_entries_limit_per_query`.
+pub const LOKI_MAX_LIMIT: u32 = 5000;
+
+/// Polls Loki and sends merged, de-duplicated lines in time order. Build with [`LokiSource::new`],
+/// then `tokio::spawn(source.run(tx, shutdown))`.
+pub struct LokiSource {
+    client: LokiClient,
+    query: String,
+    interval: Duration,
+    query_delay_ns: i64,
+    page_limit: u32,
+    max_lines_per_poll: u64,
+    max_catch_up_ns: i64,
+    backfill_secs: u64,
+    backfill_max_lines: u64,
+    max_backoff: Duration,
+    store: CursorStore,
+    metrics: Arc<Metrics>,
+    status: Arc<SourceStatus>,
+    clock: Arc<dyn Clock>,
+}
+
+const NS: i64 = 1_000_000_000;
+
+impl std::fmt::Debug for LokiSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LokiSource")
+            .field("client", &self.client)
+            .field("query", &self.query)
+            .field("interval", &self.interval)
+            .field("page_limit", &self.page_limit)
+            .field("state", &self.store.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LokiSource {
+    /// Set up the client (reads secret and CA files) and the state directory (created if missing).
+    pub fn new(
+        cfg: &LokiConfig,
+        interval: Duration,
+        state_dir: &Path,
+        metrics: Arc<Metrics>,
+        status: Arc<SourceStatus>,
+    ) -> Result<LokiSource, SourceError> {
+        let client = LokiClient::new(cfg, metrics.clone())?;
+        let store = CursorStore::new(state_dir)?;
+        Ok(LokiSource {
+            client,
+            query: cfg.query.trim().to_string(),
+            interval,
+            query_delay_ns: (cfg.query_delay_secs as i64).saturating_mul(NS),
+            page_limit: cfg.page_limit.clamp(1, LOKI_MAX_LIMIT),
+            max_lines_per_poll: cfg.max_lines_per_poll.max(1),
+            max_catch_up_ns: (cfg.max_catch_up_secs as i64).saturating_mul(NS),
+            backfill_secs: cfg.backfill_secs,
+            backfill_max_lines: cfg.backfill_max_lines,
+            max_backoff: Duration::from_secs(cfg.max_backoff_secs.max(1)),
+            store,
+            metrics,
+            status,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Read wall-clock time from `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Poll every `interval` until `shutdown`. A poll in progress when `shutdown` fires finishes
+    /// sending the page in hand, saves the cursor and returns. Errors only when the receiver is gone
+    /// (`Closed`) or the cursor cannot be written.
+    pub async fn run(self, tx: Sender<Vec<RawLine>>, shutdown: CancellationToken) -> Result<(), SourceError> {
+        let mut cursor = self.load_cursor();
+        let mut backoff = Backoff::new(self.max_backoff);
+        tracing::info!(query = %self.query, interval_secs = self.interval.as_secs_f64(), "Loki source started.");
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let started = tokio::time::Instant::now();
+            let wait = match self.poll(&mut cursor, &tx, &shutdown).await {
+                Ok(poll::PollEnd::Shutdown) => break,
+                Ok(poll::PollEnd::Drained | poll::PollEnd::Budget) => {
+                    backoff.reset();
+                    (started + self.interval).saturating_duration_since(tokio::time::Instant::now())
+                }
+                Err(SourceError::Closed) => {
+                    self.save(&cursor)?;
+                    return Err(SourceError::Closed);
+                }
+                Err(e) => {
+                    self.status.record_failure(e.to_string());
+                    if e.is_retryable() {
+                        let wait = backoff.next(e.retry_after());
+                        tracing::warn!(
+                            outcome = e.label(),
+                            retry_in_secs = wait.as_secs_f64(),
+                            "Loki request failed: {e}"
+                        );
+                        wait
+                    } else if e.label() == "http_4xx" {
+                        backoff.reset();
+                        tracing::error!(outcome = e.label(), query = %self.query, "Loki rejected the query; fix the configuration: {e}");
+                        self.interval
+                    } else {
+                        backoff.reset();
+                        tracing::error!(outcome = e.label(), "Loki source cannot poll: {e}");
+                        self.interval
+                    }
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        self.save(&cursor)?;
+        tracing::info!("Loki source stopped; cursor saved.");
+        Ok(())
+    }
+
+    fn load_cursor(&self) -> Option<Cursor> {
+        use cursor::CursorLoadError;
+        match self.store.load() {
+            Ok(c) => {
+                tracing::info!(cursor_ns = c.ts, "Resuming from the saved cursor.");
+                self.status.set_cursor(c.ts);
+                self.status.set_backfill_done();
+                Some(c)
+            }
+            Err(CursorLoadError::Missing) => {
+                tracing::info!(path = %self.store.path().display(), "No saved cursor; first start, backfilling.");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.store.path().display(), "Ignoring the saved cursor ({e}); starting over with a backfill.");
+                None
+            }
+        }
+    }
+
+    fn save(&self, cursor: &Option<Cursor>) -> Result<(), SourceError> {
+        match cursor {
+            Some(c) => self.store.save(c, &self.query),
+            None => Ok(()),
+        }
+    }
+}
+
+impl SourceError {
+    /// `Retry-After` seconds of a 429/503 answer.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SourceError::Http { retry_after_secs: Some(s), .. } => Some(Duration::from_secs(*s)),
+            _ => None,
+        }
+    }
+}
+
+/// Capped exponential backoff: 1 s, 2 s, 4 s, ... up to `max`.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(max: Duration) -> Self {
+        Backoff { next: Duration::from_secs(1).min(max), max }
+    }
+
+    fn reset(&mut self) {
+        self.next = Duration::from_secs(1).min(self.max);
+    }
+
+    /// The wait before the next attempt; `Retry-After` wins when given (capped at `max`).
+    fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let wait = retry_after.unwrap_or(self.next).min(self.max);
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_honours_retry_after() {
+        let mut b = Backoff::new(Duration::from_secs(5));
+        let waits: Vec<u64> = (0..5).map(|_| b.next(None).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 5, 5]);
+        assert_eq!(b.next(Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(b.next(Some(Duration::from_secs(60))), Duration::from_secs(5));
+        b.reset();
+        assert_eq!(b.next(None), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,91 @@
+//! The command line as a user meets it: help, config validation and exit codes, environment
+//! overrides end to end.
+
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_anomaly-detector"));
+    // Tests must not inherit a developer's overrides.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANOMALY_DETECTOR__") {
+            c.env_remove(k);
+        }
+    }
+    c.env_remove("RUST_LOG").env_remove("LOG_LEVEL");
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn help_names_every_command() {
+    let o = bin().arg("--help").output().unwrap();
+    assert!(o.status.success());
+    let (out, _) = text(&o);
+    for cmd in ["run", "demo", "scan", "check-config", "healthcheck"] {
+        assert!(out.contains(cmd), "--help lacks {cmd}:\n{out}");
+    }
+}
+
+#[test]
+fn shipped_config_checks_ok() {
+    let o = bin().args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")]).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.starts_with("ok:"), "{out}");
+}
+
+#[test]
+fn a_bad_value_exits_2_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "[detection]\nanomaly_threshold = 1.5\n").unwrap();
+    let o = bin().args(["check-config", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("detection.anomaly_threshold"), "{}", text(&o).1);
+}
+
+#[test]
+fn an_unknown_key_exits_2_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("typo.toml");
+    std::fs::write(&p, "[server]\nlisten_addr = \"127.0.0.1:1\"\n").unwrap();
+    let o = bin().args(["run", "--config"]).arg(&p).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("listen_addr"), "{}", text(&o).1);
+}
+
+#[test]
+fn a_missing_config_file_exits_2() {
+    let o = bin().args(["check-config", "--config", "/nonexistent/anomaly.toml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("/nonexistent/anomaly.toml"));
+}
+
+#[test]
+fn environment_overrides_reach_the_running_binary() {
+    // A valid override is visible in the effective config...
+    let o = bin()
+        .args(["check-config"])
+        .env("ANOMALY_DETECTOR__DETECTION__ANOMALY_THRESHOLD", "0.05")
+        .env("ANOMALY_DETECTOR__FEATURES__COLUMNS", "response_time,bytes")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("anomaly_threshold=0.05"), "{out}");
+    assert!(out.contains("columns=response_time,bytes"), "{out}");
+    // ...and an invalid one fails with the key's name, so a mistyped section cannot pass silently.
+    let o = bin().args(["check-config"]).env("ANOMALY_DETECTOR__DETECTION__INTERVAL_SECS", "0").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("detection.interval_secs"), "{}", text(&o).1);
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_listens() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = bin().args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
