@@ -12,18 +12,14 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Installing test dependencies"
-bash scripts/test-deps.sh
+step "Installing test dependencies (Alertmanager, aiosmtpd)"
+eval "$(bash scripts/alert-deps.sh)"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-
-# Real services the tests drive (paths set by scripts/test-deps.sh).
-# shellcheck disable=SC1091
-source "$WORK/env.sh"
 
 step "cargo test (unit + integration)"
 if command -v cargo-nextest >/dev/null 2>&1; then
@@ -36,7 +32,7 @@ fi
 
 if [ -x scripts/check-stack.sh ]; then
     step "Stack checks (compose, Dockerfiles, Prometheus, dashboard)"
-    bash scripts/check-stack.sh
+    CHECK_CLI=1 bash scripts/check-stack.sh
 fi
 
 if [ -x scripts/check-dashboard-live.sh ]; then

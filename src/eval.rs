@@ -86,7 +86,8 @@ pub fn run(cfg: &Config, name: &str, traffic: TrafficConfig) -> Result<ScenarioR
     };
     let mut generator = TrafficGenerator::new(traffic).map_err(|e| e.to_string())?;
     let collect = Arc::new(Collect::default());
-    let mut pipeline = Pipeline::new(cfg, Mode::ScanSelfTrained, Arc::new(Metrics::new()), vec![collect.clone()], "eval");
+    let mut pipeline =
+        Pipeline::new(cfg, Mode::ScanSelfTrained, Arc::new(Metrics::new()), vec![collect.clone()], "eval");
     let mut labels: Vec<Option<(IncidentKind, u32)>> = Vec::new();
     let mut anomalies: Vec<Anomaly> = Vec::new();
     let (mut first, mut last) = (None, None);
@@ -143,9 +144,17 @@ pub fn run(cfg: &Config, name: &str, traffic: TrafficConfig) -> Result<ScenarioR
         let (flagged_lines, first_seen, reported_as) = if t.kind == IncidentKind::TrafficDrop {
             let hits: Vec<&&Anomaly> = volume
                 .iter()
-                .filter(|a| Some(a.endpoint.as_str()) == t.endpoint.as_deref() && a.timestamp >= t.start && a.timestamp <= t.end + slack)
+                .filter(|a| {
+                    Some(a.endpoint.as_str()) == t.endpoint.as_deref()
+                        && a.timestamp >= t.start
+                        && a.timestamp <= t.end + slack
+                })
                 .collect();
-            (hits.len() as u64, hits.iter().map(|a| a.timestamp).min(), if hits.is_empty() { vec![] } else { vec!["volume".into()] })
+            (
+                hits.len() as u64,
+                hits.iter().map(|a| a.timestamp).min(),
+                if hits.is_empty() { vec![] } else { vec!["volume".into()] },
+            )
         } else {
             flagged_by_incident.get(&t.id).cloned().unwrap_or_default()
         };
@@ -229,7 +238,12 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
     }
     let missed: Vec<String> = results
         .iter()
-        .flat_map(|r| r.incidents.iter().filter(|i| !i.detected).map(move |i| format!("- {} ({}): {}", r.scenario, r.format, i.description)))
+        .flat_map(|r| {
+            r.incidents
+                .iter()
+                .filter(|i| !i.detected)
+                .map(move |i| format!("- {} ({}): {}", r.scenario, r.format, i.description))
+        })
         .collect();
     if !missed.is_empty() {
         s.push_str("\nMissed incidents:\n");
@@ -237,4 +251,25 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Write a scenario's lines to `path` and their labels to `path.labels.jsonl`; returns the count.
+pub fn dump(traffic: TrafficConfig, path: &std::path::Path) -> std::io::Result<u64> {
+    use std::io::Write;
+    let mut generator = TrafficGenerator::new(traffic).map_err(std::io::Error::other)?;
+    let mut lines = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut label_path = path.as_os_str().to_owned();
+    label_path.push(".labels.jsonl");
+    let mut labels = std::io::BufWriter::new(std::fs::File::create(label_path)?);
+    let mut n = 0u64;
+    for g in generator.by_ref() {
+        n += 1;
+        writeln!(lines, "{}", g.line)?;
+        if let Some((kind, id)) = g.label {
+            writeln!(labels, "{}", serde_json::json!({"line": n, "label": kind.as_str(), "incident": id}))?;
+        }
+    }
+    lines.flush()?;
+    labels.flush()?;
+    Ok(n)
 }

@@ -95,6 +95,15 @@ enum Command {
         /// Print JSON instead of markdown.
         #[arg(long)]
         json: bool,
+        /// Instead of evaluating, write the first scenario's log to FILE and its labels to
+        /// FILE.labels.jsonl (one object per line: `line`, `label`, `incident`).
+        #[arg(long, value_name = "FILE")]
+        dump: Option<PathBuf>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Send one sample alert through every configured channel and report each result.
+    AlertTest {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -190,7 +199,10 @@ async fn run_daemon(cfg: Config) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.is_config() => {
             let key = match &e {
-                anomaly_detector::app::AppError::Source(anomaly_detector::source::SourceError::Config { key, problem })
+                anomaly_detector::app::AppError::Source(anomaly_detector::source::SourceError::Config {
+                    key,
+                    problem,
+                })
                 | anomaly_detector::app::AppError::Config { key, problem } => {
                     config::ConfigError::Invalid { key: key.clone(), problem: problem.clone() }
                 }
@@ -259,13 +271,29 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 "Scan finished"
             );
         }
-        Command::Eval { scenarios, format, seed, json, config } => {
+        Command::Eval { scenarios, format, seed, json, config, dump } => {
             use anomaly_detector::source::demo::{scenario, LineFormat, SCENARIOS};
+            if let Some(path) = dump {
+                let name = scenarios.first().map_or("mixed", |s| s.as_str());
+                let f = if *format == EvalFormat::Combined { LineFormat::Combined } else { LineFormat::Json };
+                let traffic = scenario(name, *seed, f).ok_or_else(|| {
+                    BadConfig(config::ConfigError::Invalid {
+                        key: "--scenario".into(),
+                        problem: format!("unknown scenario {name:?}"),
+                    })
+                })?;
+                let n = anomaly_detector::eval::dump(traffic, path)?;
+                println!("wrote {n} lines to {} and labels to {}.labels.jsonl", path.display(), path.display());
+                return Ok(());
+            }
             let mut cfg = load(config.as_ref(), None)?;
             cfg.server.enabled = false;
             init_logs(&cli, Some(&cfg));
-            let names: Vec<String> =
-                if scenarios.is_empty() { SCENARIOS.iter().map(|s| s.to_string()).collect() } else { scenarios.clone() };
+            let names: Vec<String> = if scenarios.is_empty() {
+                SCENARIOS.iter().map(|s| s.to_string()).collect()
+            } else {
+                scenarios.clone()
+            };
             let formats: Vec<LineFormat> = match format {
                 EvalFormat::Json => vec![LineFormat::Json],
                 EvalFormat::Combined => vec![LineFormat::Combined],
@@ -294,6 +322,27 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&results)?);
             } else {
                 print!("{}", anomaly_detector::eval::markdown(&results));
+            }
+        }
+        Command::AlertTest { config } => {
+            let cfg = load(config.as_ref(), None)?;
+            init_logs(&cli, Some(&cfg));
+            if !cfg.alerting.has_channels() {
+                anyhow::bail!("no alert channel is configured ([[alerting.slack]], [[alerting.email]], ...)");
+            }
+            let results = anomaly_detector::sink::alert::send_test_alert(&cfg.alerting).await;
+            let mut failed = 0;
+            for (channel, result) in &results {
+                match result {
+                    Ok(()) => println!("ok      {channel}"),
+                    Err(e) => {
+                        failed += 1;
+                        println!("FAILED  {channel}: {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} channels failed", results.len());
             }
         }
         Command::CheckConfig { config } => {

@@ -529,9 +529,14 @@ async fn a_real_alertmanager_receives_the_alert_and_its_resolution() {
     cfg.validate().unwrap();
     let metrics = Arc::new(Metrics::new());
     let shutdown = CancellationToken::new();
-    let (sink, handle) =
-        AlertSink::spawn(&cfg, dir.path(), Arc::new(Redactor::new(&anomaly_detector::config::RedactionConfig::default()).unwrap()), metrics.clone(), shutdown.clone())
-            .unwrap();
+    let (sink, handle) = AlertSink::spawn(
+        &cfg,
+        dir.path(),
+        Arc::new(Redactor::new(&anomaly_detector::config::RedactionConfig::default()).unwrap()),
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .unwrap();
     let mut inc = incident("fp-am", 17, Severity::Critical, &["GET /api/products?token=abc123 took 612 ms"]);
     let now = jiff::Timestamp::now();
     inc.first_seen = now - jiff::SignedDuration::from_secs(120);

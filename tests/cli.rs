@@ -31,7 +31,10 @@ fn help_names_every_command() {
 
 #[test]
 fn shipped_config_checks_ok() {
-    let o = bin().args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")]).output().unwrap();
+    let o = bin()
+        .args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")])
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.starts_with("ok:"), "{out}");

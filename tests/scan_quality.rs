@@ -76,13 +76,19 @@ fn scan_binary_jsonl_points_at_the_incidents() {
         }
         let score = v["score"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&score), "{l}");
-        assert!(jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.fZ", v["timestamp"].as_str().unwrap()).is_ok()
-            || v["timestamp"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok(), "{l}");
+        assert!(
+            jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.fZ", v["timestamp"].as_str().unwrap()).is_ok()
+                || v["timestamp"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok(),
+            "{l}"
+        );
         *kinds.entry(v["kind"].as_str().unwrap().to_string()).or_default() += 1;
         match v.get("line").and_then(|n| n.as_u64()) {
             Some(n) => {
                 flagged += 1;
-                assert_eq!(v["raw"].as_str().unwrap(), std::fs::read_to_string(&path).unwrap().lines().nth(n as usize - 1).unwrap());
+                assert_eq!(
+                    v["raw"].as_str().unwrap(),
+                    std::fs::read_to_string(&path).unwrap().lines().nth(n as usize - 1).unwrap()
+                );
                 if labels[n as usize - 1].is_some() {
                     tp += 1;
                 }

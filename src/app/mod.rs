@@ -72,11 +72,30 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
         if cfg.outputs.console.enabled {
             v.push(Arc::new(ConsoleSink::new(cfg.outputs.console.each_anomaly)));
         }
+        let redactor = Arc::new(
+            crate::sink::Redactor::new(&cfg.redaction)
+                .map_err(|e| AppError::Config { key: "redaction.patterns".into(), problem: e.to_string() })?,
+        );
+        if cfg.alerting.has_channels() {
+            let mut alerting = cfg.alerting.clone();
+            if alerting.explore_query.is_empty() {
+                alerting.explore_query = cfg.loki.query.clone();
+            }
+            let (sink, task) = crate::sink::alert::AlertSink::spawn(
+                &alerting,
+                &cfg.state.dir,
+                redactor.clone(),
+                metrics.clone(),
+                sink_stop.clone(),
+            )
+            .map_err(|e| match e {
+                crate::sink::alert::SinkError::Config { key, problem } => AppError::Config { key, problem },
+                other => AppError::Task(other.to_string()),
+            })?;
+            v.push(Arc::new(sink));
+            sink_tasks.push(task);
+        }
         if cfg.outputs.loki_push.enabled {
-            let redactor = Arc::new(crate::sink::Redactor::new(&cfg.redaction).map_err(|e| AppError::Config {
-                key: "redaction.patterns".into(),
-                problem: e.to_string(),
-            })?);
             let (sink, task) = crate::sink::LokiPushSink::spawn(
                 &cfg.outputs.loki_push.resolved(&cfg.loki),
                 redactor,

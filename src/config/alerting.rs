@@ -364,6 +364,11 @@ impl AlertingConfig {
     }
 
     /// Every configured channel's effective name, in the order channels are built.
+    /// At least one channel is configured.
+    pub fn has_channels(&self) -> bool {
+        !self.channel_names().is_empty()
+    }
+
     pub fn channel_names(&self) -> Vec<String> {
         let mut out = Vec::new();
         out.extend(self.slack.iter().enumerate().map(|(i, c)| channel_name_for("slack", &c.name, i)));

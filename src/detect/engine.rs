@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use regex::Regex;
 
 use super::explain;
-use super::forest::{IsolationForest, IsolationForestParams};
+use super::forest::{IsolationForest, IsolationForestParams, OutlierModel};
 use super::rate::RateTracker;
 use super::rules::Rules;
 use super::svm::{OneClassSvm, OneClassSvmParams};
@@ -22,12 +22,17 @@ use crate::config::{Config, Severity, SvmConfig};
 use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
 use crate::parse::LogEvent;
 
-/// Robust z-score a response time must exceed (besides the model's threshold) to be reported.
-pub const RT_GATE_Z: f64 = 3.5;
-/// Decades of surprise a 5xx burst must reach to be reported.
+/// Robust z-score a lone response time must exceed (besides the model's threshold) to be reported.
+pub const RT_GATE_Z: f64 = 4.5;
+/// ...or, while the endpoint's recent median latency is itself at least `RT_CONTEXT_Z` high, this.
+pub const RT_GATE_IN_SPIKE_Z: f64 = 3.0;
+pub const RT_CONTEXT_Z: f64 = 2.5;
+/// Decades of surprise a 5xx burst must reach to be reported...
 pub const BURST_GATE: f64 = 3.0;
+/// ...with at least this many recent (decayed) 5xx: two background errors close together are not a burst.
+pub const BURST_MIN_ERRORS: f64 = 2.5;
 /// Largest |scaled feature| an Isolation Forest verdict needs to be reported.
-pub const FOREST_GATE: f64 = 4.0;
+pub const FOREST_GATE: f64 = 5.0;
 /// Client error-burst surprise (decades) and minimum errors for the `error_scanning` rule.
 pub const SCAN_GATE: f64 = 6.0;
 pub const SCAN_MIN_ERRORS: f64 = 5.0;
@@ -180,7 +185,8 @@ impl Detector {
             return Err(DetectError::NotEnoughData { have: self.window.len(), need });
         }
         let events: Vec<TrainingEvent> = self.window.iter().cloned().collect();
-        let baselines = Baselines::fit(&events, self.cfg.features.max_endpoints);
+        let baselines =
+            Baselines::fit(&events, self.cfg.features.max_endpoints, self.trained.as_ref().map(|t| &t.baselines));
         let vectors: Vec<Vectors> = events.iter().map(|e| self.features.vectors(e, &baselines)).collect();
         let q = self.cfg.detection.anomaly_threshold;
         self.fits += 1;
@@ -205,8 +211,7 @@ impl Detector {
                 .map_err(|e| DetectError::Forest(e.to_string()));
             match fitted {
                 Ok(model) => {
-                    let mut scores: Vec<f64> = rows.iter().map(|r| model.score(r)).collect();
-                    let threshold = upper_quantile(&mut scores, q);
+                    let threshold = forest_threshold(&model, &rows, q);
                     let fit_secs = start.elapsed().as_secs_f64();
                     report.models.push(("isolation_forest", rows.len(), fit_secs));
                     Some(Fitted { model, threshold, events: rows.len(), fit_secs })
@@ -254,14 +259,18 @@ impl Detector {
             let ev = &v.evidence;
             if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
                 let d = f.model.decision(&x);
-                let slow = ev.rt_z >= RT_GATE_Z && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
+                let far =
+                    ev.rt_z >= RT_GATE_Z || (ev.rt_z >= RT_GATE_IN_SPIKE_Z && ev.endpoint_latency_z >= RT_CONTEXT_Z);
+                let slow = far && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
                 if d < f.threshold && slow {
                     verdicts.push(explain::Verdict::ResponseTime);
                 }
             }
             if let (Some(f), Some(x)) = (&t.status_code, v.status) {
                 let d = f.model.decision(&x);
-                let burst = matches!(ev.status, Some(500..=599)) && ev.endpoint_error_surprise >= BURST_GATE;
+                let burst = matches!(ev.status, Some(500..=599))
+                    && ev.endpoint_error_surprise >= BURST_GATE
+                    && ev.endpoint_recent_errors >= BURST_MIN_ERRORS;
                 if d < f.threshold && burst {
                     verdicts.push(explain::Verdict::StatusCode);
                 }
@@ -269,13 +278,13 @@ impl Detector {
             if matches!(ev.status, Some(400..=499))
                 && ev.client_error_surprise >= SCAN_GATE
                 && ev.client_recent_errors >= SCAN_MIN_ERRORS
+                && ev.client_recent_errors >= 0.5 * ev.client_recent
             {
                 verdicts.push(explain::Verdict::ErrorScanning);
             }
             if let Some(f) = &t.forest {
                 let s = f.model.score(&v.forest);
-                let strongest = v.forest.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-                if s > f.threshold && strongest >= FOREST_GATE {
+                if s > f.threshold && strongest(&v.forest) >= FOREST_GATE {
                     verdicts.push(explain::Verdict::Forest { score: s, threshold: f.threshold });
                 }
             }
@@ -317,11 +326,22 @@ impl Detector {
     }
 }
 
-/// The value above which a fraction `q` of `scores` lies.
-fn upper_quantile(scores: &mut [f64], q: f64) -> f64 {
-    scores.sort_by(f64::total_cmp);
-    let idx = (((1.0 - q) * scores.len() as f64).ceil() as usize).min(scores.len().saturating_sub(1));
-    scores.get(idx).copied().unwrap_or(f64::INFINITY)
+/// The Isolation Forest threshold: the score above which a fraction `q` of the training rows
+/// would be *reported*, i.e. also pass the evidence gate. Rows that can never pass the gate do not
+/// push the threshold up; never below 0.5, the score of an unremarkable point.
+fn forest_threshold(model: &IsolationForest, rows: &[Vec<f64>], q: f64) -> f64 {
+    let mut gated: Vec<f64> = rows.iter().filter(|r| strongest(r) >= FOREST_GATE).map(|r| model.score(r)).collect();
+    let allowed = (q * rows.len() as f64).floor() as usize;
+    if gated.len() <= allowed {
+        return 0.5;
+    }
+    gated.sort_by(|a, b| b.total_cmp(a));
+    gated[allowed].max(0.5)
+}
+
+/// Largest |value| of a scaled feature vector.
+fn strongest(v: &[f64]) -> f64 {
+    v.iter().fold(0.0_f64, |m, x| m.max(x.abs()))
 }
 
 /// The value below which a fraction `q` of `scores` lies.
@@ -347,12 +367,11 @@ fn fit_svm(
         return None;
     }
     let start = std::time::Instant::now();
-    let params = OneClassSvmParams {
-        nu: cfg.nu,
-        kernel_width: cfg.kernel_width,
-        max_training_points: cfg.max_training_points,
-        seed,
-    };
+    let params = OneClassSvmParams::new()
+        .nu(cfg.nu)
+        .kernel_width(cfg.kernel_width)
+        .max_training_points(cfg.max_training_points)
+        .seed(seed);
     match params.check().and_then(|p| p.fit(&rows)) {
         Ok(model) => {
             let mut d: Vec<f64> = rows.iter().map(|r| model.decision(r)).collect();
@@ -375,7 +394,6 @@ mod tests {
     #[test]
     fn quantiles_pick_the_tail_fraction() {
         let mut v: Vec<f64> = (0..1000).map(f64::from).collect();
-        assert_eq!(upper_quantile(&mut v, 0.01), 990.0);
         assert_eq!(lower_quantile(&mut v, 0.01), 10.0);
     }
 }

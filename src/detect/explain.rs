@@ -133,12 +133,11 @@ fn describe_feature(c: Column, value: f64, ev: &Evidence) -> String {
             None => "no response time".into(),
         },
         Column::Bytes => match ev.bytes {
-            Some(b) => format!(
-                "response size {} ({:.0}× its median {})",
-                fmt_bytes(b),
-                b / ev.bytes_median.max(1.0),
-                fmt_bytes(ev.bytes_median)
-            ),
+            Some(b) => {
+                let ratio = b / ev.bytes_median.max(1.0);
+                let times = if ratio >= 10.0 { format!("{ratio:.0}×") } else { format!("{ratio:.2}×") };
+                format!("response size {} ({times} its median {})", fmt_bytes(b), fmt_bytes(ev.bytes_median))
+            }
             None => "no response size".into(),
         },
         Column::Status => match ev.status {
@@ -192,7 +191,7 @@ pub(crate) fn anomaly(
                 parts.push((
                     AnomalyKind::ResponseTime,
                     severity_rt(&ev),
-                    beyond(ev.rt_z - super::engine::RT_GATE_Z, 4.0),
+                    beyond(ev.rt_z - super::engine::RT_GATE_IN_SPIKE_Z, 4.0),
                     format!(
                         "{} took {}; its baseline median is {} and p99 {}",
                         e.endpoint,

@@ -174,7 +174,7 @@ mod tests {
                 query_len: 0,
             })
             .collect();
-        let b = Baselines::fit(&events, 10);
+        let b = Baselines::fit(&events, 10, None);
         let mut r = RateTracker::new(60);
         r.seed(&b);
         r

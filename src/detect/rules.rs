@@ -132,7 +132,7 @@ fn compile(r: &UserRule) -> Rule {
 
 /// Decode `%XX` escapes (and `+` in queries) once; invalid escapes stay as they are.
 pub fn percent_decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
-    if !s.contains('%') && !(plus_is_space && s.contains('+')) {
+    if !(s.contains('%') || (plus_is_space && s.contains('+'))) {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();

@@ -11,8 +11,10 @@ use super::TrainingEvent;
 /// Smallest robust scale of ln(value), so discrete or constant data does not make every
 /// deviation infinite (0.1 = about ±10 %).
 const MIN_LOG_SCALE: f64 = 0.1;
-/// Endpoints with fewer training events than this use the pooled baseline for latency and size.
+/// Endpoints with fewer training events than this get at least [`SPARSE_LOG_SCALE`] as spread.
 pub const MIN_ENDPOINT_EVENTS: u64 = 30;
+/// Spread of ln(value) assumed for sparse endpoints (about ×1.65 per σ).
+pub const SPARSE_LOG_SCALE: f64 = 0.5;
 
 /// What is normal for one endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -75,6 +77,11 @@ fn median_scale(values: &mut [f64]) -> (f64, f64) {
     (med, mad.max(spread).max(MIN_LOG_SCALE))
 }
 
+/// Whether a response's size is judged: 2xx, or no status at all.
+pub fn sized(status: Option<u16>) -> bool {
+    matches!(status, None | Some(200..=299))
+}
+
 fn fit_one<'a>(
     events: impl Iterator<Item = &'a TrainingEvent>,
     span_secs: f64,
@@ -96,7 +103,8 @@ fn fit_one<'a>(
             rt.push(r);
             log_rt.push(r.max(0.01).ln());
         }
-        if let Some(b) = e.bytes {
+        // Sizes are learned from successful responses only: error bodies are small by nature.
+        if let (Some(b), true) = (e.bytes, sized(e.status)) {
             let b = f64::from(b);
             bytes.push(b);
             log_bytes.push(b.ln_1p());
@@ -142,7 +150,9 @@ fn fit_one<'a>(
 impl Baselines {
     /// Learn baselines from the training events, tracking at most `max_endpoints` endpoints (the
     /// busiest); the rest share the pooled baseline.
-    pub fn fit(events: &[TrainingEvent], max_endpoints: usize) -> Baselines {
+    ///
+    /// `previous` baselines are kept for endpoints the new window has fewer events of.
+    pub fn fit(events: &[TrainingEvent], max_endpoints: usize, previous: Option<&Baselines>) -> Baselines {
         let span_secs = match (events.first(), events.last()) {
             (Some(a), Some(b)) => (b.time - a.time).max(1.0),
             _ => 1.0,
@@ -161,19 +171,29 @@ impl Baselines {
         let mut ranked: Vec<(&Arc<str>, Vec<&TrainingEvent>)> = by_endpoint.into_iter().collect();
         ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(b.0)));
         ranked.truncate(max_endpoints);
-        let endpoints = ranked
+        let mut endpoints: HashMap<Arc<str>, EndpointBaseline> = ranked
             .into_iter()
             .map(|(name, evs)| {
                 let mut b = fit_one(evs.iter().copied(), span_secs, global_error_rate);
                 if b.count < MIN_ENDPOINT_EVENTS {
-                    // Too few to trust its own latency and size: borrow the pooled ones.
-                    let keep = (b.count, b.status_counts.clone(), b.error_rate, b.rate_per_sec, b.hourly_rate.clone());
-                    b = pooled.clone();
-                    (b.count, b.status_counts, b.error_rate, b.rate_per_sec, b.hourly_rate) = keep;
+                    // Few events: keep the endpoint's own centre (a rare report endpoint is slow
+                    // by nature) but do not trust a narrow spread.
+                    b.log_rt_scale = b.log_rt_scale.max(SPARSE_LOG_SCALE);
+                    b.log_bytes_scale = b.log_bytes_scale.max(SPARSE_LOG_SCALE);
                 }
                 (name.clone(), b)
             })
             .collect();
+        if let Some(prev) = previous {
+            // A rare endpoint may have few (or no) events in this window, not least because its
+            // flagged events are kept out: what was learned from more events is kept.
+            for (name, old) in &prev.endpoints {
+                let fewer = endpoints.get(name).is_none_or(|b| b.count < old.count.min(MIN_ENDPOINT_EVENTS * 4));
+                if fewer && (endpoints.len() < max_endpoints || endpoints.contains_key(name)) {
+                    endpoints.insert(name.clone(), old.clone());
+                }
+            }
+        }
         Baselines { endpoints, pooled, client_error_rate, span_secs }
     }
 
@@ -217,10 +237,26 @@ mod tests {
         for e in events.iter_mut().skip(500).take(50) {
             e.rt_ms = Some(250.0);
         }
-        let b = Baselines::fit(&events, 10);
+        let b = Baselines::fit(&events, 10, None);
         let a = &b.endpoints[&Arc::<str>::from("GET /a")];
         assert!(a.rt_median_ms > 20.0 && a.rt_median_ms < 26.0, "{}", a.rt_median_ms);
         assert!(a.log_rt_scale < 0.5, "{}", a.log_rt_scale);
+    }
+
+    #[test]
+    fn a_rare_slow_endpoint_keeps_its_own_latency_and_survives_a_refit_without_events() {
+        let mut events: Vec<TrainingEvent> = (0..1000).map(|i| ev(i as f64, "GET /fast", 20.0, 200)).collect();
+        for i in 0..10 {
+            events.push(ev(i as f64 * 100.0, "GET /report", 1500.0 + i as f32, 200));
+        }
+        let first = Baselines::fit(&events, 10, None);
+        let report = first.for_endpoint("GET /report").0.clone();
+        assert!(report.rt_median_ms > 1400.0, "{}", report.rt_median_ms);
+        assert!(report.log_rt_scale >= SPARSE_LOG_SCALE);
+        // The next window has no report at all: the endpoint is not forgotten.
+        let later: Vec<TrainingEvent> = (0..1000).map(|i| ev(2000.0 + i as f64, "GET /fast", 20.0, 200)).collect();
+        let second = Baselines::fit(&later, 10, Some(&first));
+        assert_eq!(second.for_endpoint("GET /report").0, &report);
     }
 
     #[test]
@@ -232,7 +268,7 @@ mod tests {
         for i in 0..40 {
             events.push(ev(i as f64, "GET /rare", 500.0, 200));
         }
-        let b = Baselines::fit(&events, 1);
+        let b = Baselines::fit(&events, 1, None);
         assert!(b.for_endpoint("GET /busy").1);
         assert!(!b.for_endpoint("GET /rare").1);
     }
@@ -240,7 +276,7 @@ mod tests {
     #[test]
     fn unseen_status_is_improbable_and_common_status_is_not() {
         let events: Vec<TrainingEvent> = (0..1000).map(|i| ev(i as f64, "GET /a", 10.0, 200)).collect();
-        let b = Baselines::fit(&events, 10);
+        let b = Baselines::fit(&events, 10, None);
         let a = b.for_endpoint("GET /a").0;
         assert!(Baselines::status_probability(a, 200) > 0.99);
         assert!(Baselines::status_probability(a, 500) < 0.001);

@@ -32,13 +32,38 @@ impl Decayed {
     }
 }
 
+/// Requests whose latency the recent median is taken over.
+pub const RECENT_LATENCIES: usize = 5;
+
 #[derive(Debug, Clone, Default)]
 struct EndpointState {
     total: Decayed,
     errors: Decayed,
-    log_rt_sum: Decayed,
-    log_rt_n: Decayed,
+    /// ln(response time) of the last few requests (a ring).
+    log_rt: [f32; RECENT_LATENCIES],
+    log_rt_len: u8,
+    log_rt_next: u8,
     last: f64,
+}
+
+impl EndpointState {
+    fn push_latency(&mut self, log_rt: f32) {
+        self.log_rt[self.log_rt_next as usize] = log_rt;
+        self.log_rt_next = ((self.log_rt_next as usize + 1) % RECENT_LATENCIES) as u8;
+        self.log_rt_len = (self.log_rt_len + 1).min(RECENT_LATENCIES as u8);
+    }
+
+    /// Median of the recent ln(response time)s; NaN when none.
+    fn median_latency(&self) -> f64 {
+        let n = self.log_rt_len as usize;
+        if n == 0 {
+            return f64::NAN;
+        }
+        let mut v = self.log_rt;
+        let v = &mut v[..n];
+        v.sort_by(f32::total_cmp);
+        f64::from(v[n / 2])
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -55,7 +80,9 @@ pub struct Recent {
     pub endpoint_total: f64,
     /// Decayed 5xx responses on this endpoint, this one included.
     pub endpoint_errors: f64,
-    /// Decayed mean of ln(response time ms) on this endpoint (NaN when unknown).
+    /// Median ln(response time ms) of the endpoint's last few requests, this one included (NaN
+    /// when unknown). Moves within a few requests of a latency spike; one slow request does not
+    /// move it.
     pub endpoint_log_rt: f64,
     /// Decayed requests from this client, this one included.
     pub client_total: f64,
@@ -94,22 +121,10 @@ impl Context {
         ep.last = t;
         let endpoint_total = ep.total.add(t, 1.0);
         let endpoint_errors = ep.errors.add(t, if is_5xx { 1.0 } else { 0.0 });
-        let endpoint_log_rt = match rt_ms {
-            Some(rt) => {
-                let s = ep.log_rt_sum.add(t, (rt.max(0.01)).ln());
-                let n = ep.log_rt_n.add(t, 1.0);
-                s / n
-            }
-            None => {
-                let s = ep.log_rt_sum.add(t, 0.0);
-                let n = ep.log_rt_n.add(t, 0.0);
-                if n > 1e-9 {
-                    s / n
-                } else {
-                    f64::NAN
-                }
-            }
-        };
+        if let Some(rt) = rt_ms {
+            ep.push_latency(rt.max(0.01).ln() as f32);
+        }
+        let endpoint_log_rt = ep.median_latency();
         let (client_total, client_errors) = match client {
             Some(c) => {
                 let st = match self.clients.get_mut(c) {
@@ -172,6 +187,22 @@ mod tests {
         d.add(0.0, 8.0);
         let v = d.add(HALF_LIFE_SECS, 0.0);
         assert!((v - 4.0).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn recent_latency_median_ignores_one_slow_request_and_follows_a_spike() {
+        let mut c = Context::default();
+        let ep: Arc<str> = Arc::from("GET /x");
+        for i in 0..20 {
+            c.observe(i as f64, &ep, None, Some(200), Some(10.0));
+        }
+        let lone = c.observe(20.0, &ep, None, Some(200), Some(1000.0));
+        assert!((lone.endpoint_log_rt - 10f64.ln()).abs() < 1e-6, "{lone:?}");
+        let mut last = lone;
+        for i in 0..3 {
+            last = c.observe(21.0 + i as f64, &ep, None, Some(200), Some(100.0));
+        }
+        assert!((last.endpoint_log_rt - 100f64.ln()).abs() < 1e-3, "{last:?}");
     }
 
     #[test]

@@ -190,7 +190,12 @@ impl Features {
     pub fn vectors(&self, t: &TrainingEvent, baselines: &Baselines) -> Vectors {
         let (b, known) = baselines.for_endpoint(&t.endpoint);
         let rt_z = t.rt_ms.map_or(0.0, |rt| (f64::from(rt).max(0.01).ln() - b.log_rt_median) / b.log_rt_scale);
-        let bytes_z = t.bytes.map_or(0.0, |v| (f64::from(v).ln_1p() - b.log_bytes_median) / b.log_bytes_scale);
+        let bytes_z = match t.bytes {
+            Some(v) if baseline::sized(t.status) && b.log_bytes_median.is_finite() => {
+                (f64::from(v).ln_1p() - b.log_bytes_median) / b.log_bytes_scale
+            }
+            _ => 0.0,
+        };
         let status_probability = t.status.map_or(1.0, |s| Baselines::status_probability(b, s));
         let status_surprise = (-status_probability.log10()).clamp(0.0, 6.0);
         let r = &t.recent;
@@ -198,6 +203,8 @@ impl Features {
         let endpoint_latency_z =
             if r.endpoint_log_rt.is_nan() { 0.0 } else { (r.endpoint_log_rt - b.log_rt_median) / b.log_rt_scale };
         let client_error_surprise = poisson_surprise(r.client_errors, r.client_total * baselines.client_error_rate);
+        let is_5xx = matches!(t.status, Some(500..=599));
+        let is_error = matches!(t.status, Some(400..=599));
         let forest = self
             .columns
             .iter()
@@ -206,9 +213,23 @@ impl Features {
                     Column::ResponseTime => rt_z,
                     Column::Status => status_surprise,
                     Column::Bytes => bytes_z,
-                    Column::EndpointErrorRate => endpoint_error_surprise,
+                    // Context counts only for lines that take part in it: a 200 during an error
+                    // burst is not an error.
+                    Column::EndpointErrorRate => {
+                        if is_5xx {
+                            endpoint_error_surprise
+                        } else {
+                            0.0
+                        }
+                    }
                     Column::EndpointLatency => endpoint_latency_z,
-                    Column::ClientErrorRate => client_error_surprise,
+                    Column::ClientErrorRate => {
+                        if is_error {
+                            client_error_surprise
+                        } else {
+                            0.0
+                        }
+                    }
                     Column::ClientRate => r.client_total.ln_1p(),
                     Column::NewEndpoint => f64::from(u8::from(!known)),
                     Column::QueryLength => f64::from(t.query_len).ln_1p(),
@@ -216,7 +237,6 @@ impl Features {
                 v.clamp(-CLIP, CLIP)
             })
             .collect();
-        let is_5xx = matches!(t.status, Some(500..=599));
         let evidence = Evidence {
             rt_ms: t.rt_ms.map(f64::from),
             rt_median_ms: b.rt_median_ms,
