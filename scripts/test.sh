@@ -37,7 +37,7 @@ fi
 
 if [ -x scripts/check-dashboard-live.sh ]; then
     step "Dashboard queries against a real Prometheus scraping the real detector"
-    cargo build --bin anomaly-detector
+    # The binary the integration tests just built.
     bash scripts/check-dashboard-live.sh "$ROOT/target/debug/anomaly-detector"
 fi
 
