@@ -24,7 +24,11 @@ pub fn filter() -> EnvFilter {
 
 /// Install the global subscriber (once).
 pub fn init(format: OutputFormat) {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         OutputFormat::Json => builder.json().flatten_event(true).try_init(),
         OutputFormat::Text => builder.try_init(),

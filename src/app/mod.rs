@@ -1,5 +1,6 @@
 //! The app: wires source → pipeline → sinks and the HTTP server, owns the schedule and shutdown.
 
+pub mod persist;
 pub mod pipeline;
 pub mod state;
 
@@ -112,8 +113,22 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
     let source_stop = shutdown.child_token();
     let source = spawn_source(&cfg, tx, source_stop, metrics.clone(), state.clone())?;
     let lag = watermark_lag(&cfg);
-    let pipeline = Pipeline::new(&cfg, Mode::Live, metrics.clone(), sinks, cfg.source.kind.as_str());
-    let result = drive(pipeline, rx, state.clone(), lag, &cfg).await;
+    let mut pipeline = Pipeline::new(&cfg, Mode::Live, metrics.clone(), sinks, cfg.source.kind.as_str());
+    // The demo regenerates its history at every start; other sources resume what they learned.
+    let state_dir = (cfg.source.kind != SourceKind::Demo).then(|| cfg.state.dir.clone());
+    if let Some(dir) = &state_dir {
+        if let Some(saved) = persist::load(dir, &cfg.features.columns) {
+            tracing::info!(
+                trained = saved.trained.is_some(),
+                window = saved.window.len(),
+                open_incidents = saved.incidents.len(),
+                saved_at = %saved.saved_at,
+                "Resuming from saved models"
+            );
+            pipeline.restore(saved);
+        }
+    }
+    let result = drive(pipeline, rx, state.clone(), lag, &cfg, state_dir).await;
 
     match source.await {
         Ok(Ok(())) => {}
@@ -220,7 +235,15 @@ async fn drive(
     state: Arc<AppState>,
     lag: Option<Duration>,
     cfg: &Config,
+    state_dir: Option<std::path::PathBuf>,
 ) -> Result<(), AppError> {
+    let save = |p: &Pipeline| {
+        if let Some(dir) = &state_dir {
+            if let Err(e) = persist::save(dir, &p.snapshot()) {
+                tracing::warn!(dir = %dir.display(), error = %e, "Cannot save models; they will be retrained after a restart");
+            }
+        }
+    };
     state.pipeline_running.store(true, Ordering::Relaxed);
     let mut pipeline = Some(pipeline);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -231,8 +254,16 @@ async fn drive(
                 let Some(batch) = batch else { break };
                 let n = batch.len() as u64;
                 let mut p = pipeline.take().expect("pipeline is returned after each batch");
+                let dir = state_dir.clone();
                 p = tokio::task::spawn_blocking(move || {
                     p.process(batch);
+                    if let (Some(dir), true) = (dir, p.fitted_since_save) {
+                        // Saved from the blocking task: serialising the window is CPU work.
+                        p.fitted_since_save = false;
+                        if let Err(e) = persist::save(&dir, &p.snapshot()) {
+                            tracing::warn!(dir = %dir.display(), error = %e, "Cannot save models; they will be retrained after a restart");
+                        }
+                    }
                     p
                 })
                 .await
@@ -256,6 +287,7 @@ async fn drive(
             // A finite input ended: close what is open so it is reported.
             p.finish();
         }
+        save(&p);
     }
     state.pipeline_running.store(false, Ordering::Relaxed);
     Ok(())

@@ -44,6 +44,9 @@ pub struct Pipeline {
     watermark: Option<Timestamp>,
     /// Called with each training report (for logs and status).
     pub last_report: Option<TrainReport>,
+    /// Models were (re)fitted since the state was last saved.
+    pub fitted_since_save: bool,
+    columns: Vec<String>,
 }
 
 impl Pipeline {
@@ -69,6 +72,8 @@ impl Pipeline {
             max_endpoints: cfg.features.max_endpoints,
             watermark: None,
             last_report: None,
+            fitted_since_save: false,
+            columns: cfg.features.columns.clone(),
         }
     }
 
@@ -154,6 +159,7 @@ impl Pipeline {
                     "Models trained"
                 );
                 self.last_report = Some(report.clone());
+                self.fitted_since_save = true;
                 Some(report)
             }
             Err(e) => {
@@ -240,6 +246,31 @@ impl Pipeline {
             }
             if let Some(a) = self.detector.score(&row) {
                 self.handle_anomaly(a, out);
+            }
+        }
+    }
+
+    /// What to save in `models.json`.
+    pub fn snapshot(&self) -> super::persist::Snapshot {
+        let (trained, window) = self.detector.export();
+        super::persist::Snapshot {
+            version: super::persist::VERSION,
+            saved_at: Timestamp::now(),
+            columns: self.columns.clone(),
+            trained: trained.cloned(),
+            window,
+            incidents: self.incidents.export(),
+        }
+    }
+
+    /// Resume from `models.json`.
+    pub fn restore(&mut self, s: super::persist::Snapshot) {
+        let trained = s.trained.is_some();
+        self.incidents.restore(s.incidents);
+        self.detector.restore(s.trained, s.window);
+        if trained {
+            for name in crate::detect::engine::MODEL_NAMES {
+                self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);
             }
         }
     }

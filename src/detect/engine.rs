@@ -68,7 +68,7 @@ pub struct Fitted<M> {
 }
 
 /// Everything learned in one training round.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Trained {
     pub baselines: Baselines,
     pub forest: Option<Fitted<IsolationForest>>,
@@ -149,6 +149,20 @@ impl Detector {
         &self.rules
     }
 
+    /// What was learned, and the training window (for `models.json`).
+    pub fn export(&self) -> (Option<&Trained>, Vec<TrainingEvent>) {
+        (self.trained.as_ref(), self.window.iter().cloned().collect())
+    }
+
+    /// Resume from saved state: scoring starts at once.
+    pub fn restore(&mut self, trained: Option<Trained>, window: Vec<TrainingEvent>) {
+        self.window = window.into_iter().rev().take(self.cfg.detection.training_events).rev().collect();
+        if let Some(t) = &trained {
+            self.rate.seed(&t.baselines);
+        }
+        self.trained = trained;
+    }
+
     /// Record an event in the streaming context (the first step for every event).
     pub fn observe(&mut self, event: LogEvent) -> FeatureRow {
         self.features.observe(event)
@@ -169,6 +183,7 @@ impl Detector {
     pub fn fit_due(&self) -> bool {
         match &self.trained {
             None => self.window.len() >= self.cfg.detection.min_training_events,
+            Some(_) if self.window.len() < self.cfg.detection.min_training_events => false,
             Some(t) => {
                 // While the window is still filling, refit each time it doubles; then on schedule.
                 let growing = self.window.len() >= 2 * t.events && t.events < self.cfg.detection.training_events;

@@ -117,6 +117,21 @@ impl Incidents {
         Finding::IncidentOpened(Arc::new(inc))
     }
 
+    /// The open incidents (for `models.json`).
+    pub fn export(&self) -> Vec<Incident> {
+        self.open.values().cloned().collect()
+    }
+
+    /// Reopen saved incidents, so their further anomalies update them instead of opening new ones.
+    pub fn restore(&mut self, incidents: Vec<Incident>) {
+        for inc in incidents {
+            let first = inc.examples.first().cloned();
+            if let Some(a) = first {
+                self.open.insert(Key::of(&a), inc);
+            }
+        }
+    }
+
     /// Close the incidents quiet for longer than the window, as of `now` (event time).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Incident> {
         let window = self.window_secs;

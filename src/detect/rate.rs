@@ -27,6 +27,8 @@ const MAX_GAP_WINDOWS: i64 = 120;
 struct Track {
     expected: f64,
     count: u64,
+    /// Seeded during the current window, which was therefore only partly counted: not judged.
+    fresh: bool,
 }
 
 /// Per-endpoint window counters.
@@ -47,9 +49,11 @@ impl RateTracker {
         let w = self.window_secs as f64;
         let mut next = HashMap::new();
         for (ep, b) in &baselines.endpoints {
-            let expected = self.tracks.get(ep).map_or(b.rate_per_sec * w, |t| t.expected);
-            let count = self.tracks.get(ep).map_or(0, |t| t.count);
-            next.insert(ep.clone(), Track { expected, count });
+            let track = match self.tracks.get(ep) {
+                Some(t) => t.clone(),
+                None => Track { expected: b.rate_per_sec * w, count: 0, fresh: true },
+            };
+            next.insert(ep.clone(), track);
         }
         self.tracks = next;
     }
@@ -96,6 +100,9 @@ impl RateTracker {
             let k = t.count as f64;
             let lambda = t.expected;
             t.count = 0;
+            if std::mem::take(&mut t.fresh) {
+                continue;
+            }
             let mut flagged = false;
             if lambda >= MIN_EXPECTED {
                 let surprise = poisson_surprise_two_sided(k, lambda);

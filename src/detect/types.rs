@@ -34,7 +34,7 @@ impl AnomalyKind {
 }
 
 /// One anomalous line (or, for `volume`, one window).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Anomaly {
     /// 1-based line number in the input (`scan`); absent for window-level anomalies.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct Anomaly {
 }
 
 /// How much one feature contributed to an Isolation Forest verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FeatureContribution {
     pub feature: String,
     /// The feature's scaled value (robust z-score against the endpoint baseline).
@@ -71,7 +71,7 @@ pub struct FeatureContribution {
 }
 
 /// Anomalies of one kind on one endpoint (and client, for `suspicious`) close together in time.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Incident {
     /// Stable id: fingerprint + start time.
     pub id: String,

@@ -23,12 +23,16 @@ pub struct EndpointBaseline {
     /// Median and robust scale (MAD × 1.4826) of ln(response time ms).
     pub log_rt_median: f64,
     pub log_rt_scale: f64,
+    #[serde(with = "super::nan_as_null")]
     pub rt_median_ms: f64,
+    #[serde(with = "super::nan_as_null")]
     pub rt_p99_ms: f64,
     /// Median and robust scale of ln(1 + bytes).
     pub log_bytes_median: f64,
     pub log_bytes_scale: f64,
+    #[serde(with = "super::nan_as_null")]
     pub bytes_median: f64,
+    #[serde(with = "super::nan_as_null")]
     pub bytes_p99: f64,
     /// Responses by status code.
     pub status_counts: BTreeMap<u16, u64>,
@@ -257,6 +261,21 @@ mod tests {
         let later: Vec<TrainingEvent> = (0..1000).map(|i| ev(2000.0 + i as f64, "GET /fast", 20.0, 200)).collect();
         let second = Baselines::fit(&later, 10, Some(&first));
         assert_eq!(second.for_endpoint("GET /report").0, &report);
+    }
+
+    #[test]
+    fn baselines_without_latencies_survive_a_json_round_trip() {
+        let mut events: Vec<TrainingEvent> = (0..100).map(|i| ev(i as f64, "GET /a", 10.0, 200)).collect();
+        for e in &mut events {
+            e.rt_ms = None;
+            e.recent.endpoint_log_rt = f64::NAN;
+        }
+        let b = Baselines::fit(&events, 10, None);
+        assert!(b.pooled.rt_median_ms.is_nan());
+        let back: Baselines = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert!(back.pooled.rt_median_ms.is_nan());
+        let e: TrainingEvent = serde_json::from_str(&serde_json::to_string(&events[0]).unwrap()).unwrap();
+        assert!(e.recent.endpoint_log_rt.is_nan());
     }
 
     #[test]

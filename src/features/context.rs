@@ -83,6 +83,7 @@ pub struct Recent {
     /// Median ln(response time ms) of the endpoint's last few requests, this one included (NaN
     /// when unknown). Moves within a few requests of a latency spike; one slow request does not
     /// move it.
+    #[serde(with = "super::nan_as_null")]
     pub endpoint_log_rt: f64,
     /// Decayed requests from this client, this one included.
     pub client_total: f64,

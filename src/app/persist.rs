@@ -1,0 +1,129 @@
+//! `models.json` in `state.dir`: what was learned (baselines, fitted models, the training window)
+//! and the open incidents, so a restart resumes scoring at once and does not report an ongoing
+//! incident as new. Versioned and written atomically (temp file, fsync, rename). A file that cannot
+//! be used is reported and rebuilt from new events, never a crash.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::engine::Trained;
+use crate::detect::Incident;
+use crate::features::TrainingEvent;
+
+pub const MODELS_FILE: &str = "models.json";
+/// Bump when the layout changes; older files are rebuilt.
+pub const VERSION: u32 = 1;
+
+/// Everything saved.
+#[derive(Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    pub saved_at: Timestamp,
+    /// `features.columns` the models were trained with: other columns make the models unusable.
+    pub columns: Vec<String>,
+    pub trained: Option<Trained>,
+    pub window: Vec<TrainingEvent>,
+    pub incidents: Vec<Incident>,
+}
+
+fn path(dir: &Path) -> PathBuf {
+    dir.join(MODELS_FILE)
+}
+
+/// Write atomically.
+pub fn save(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let dest = path(dir);
+    let tmp = dir.join(format!(".{MODELS_FILE}.tmp"));
+    {
+        let mut f = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        serde_json::to_writer(&mut f, snapshot).map_err(std::io::Error::other)?;
+        f.flush()?;
+        f.get_ref().sync_all()?;
+    }
+    fs::rename(&tmp, &dest)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Load, or `None` (with a WARN saying why) when there is nothing usable.
+pub fn load(dir: &Path, columns: &[String]) -> Option<Snapshot> {
+    let p = path(dir);
+    let text = match fs::read(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(file = %p.display(), error = %e, "Cannot read saved models; training from new events");
+            return None;
+        }
+    };
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    match serde_json::from_slice::<Version>(&text) {
+        Ok(v) if v.version == VERSION => {}
+        Ok(v) => {
+            tracing::warn!(file = %p.display(), found = v.version, expected = VERSION, "Saved models have another version; training from new events");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(file = %p.display(), error = %e, "Saved models are unreadable; training from new events");
+            return None;
+        }
+    }
+    match serde_json::from_slice::<Snapshot>(&text) {
+        Ok(s) if s.columns == columns => Some(s),
+        Ok(s) => {
+            tracing::warn!(file = %p.display(), saved = %s.columns.join(","), now = %columns.join(","),
+                "features.columns changed since the models were saved; training from new events");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(file = %p.display(), error = %e, "Saved models are unreadable; training from new events");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty(columns: &[&str]) -> Snapshot {
+        Snapshot {
+            version: VERSION,
+            saved_at: Timestamp::UNIX_EPOCH,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            trained: None,
+            window: Vec::new(),
+            incidents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn round_trip_leaves_only_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &empty(&["bytes"])).unwrap();
+        assert!(load(dir.path(), &["bytes".to_string()]).is_some());
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [std::ffi::OsString::from(MODELS_FILE)]);
+    }
+
+    #[test]
+    fn corrupt_old_or_mismatched_files_are_rebuilt_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(path(dir.path()), b"{not json").unwrap();
+        assert!(load(dir.path(), &[]).is_none());
+        fs::write(path(dir.path()), br#"{"version": 0}"#).unwrap();
+        assert!(load(dir.path(), &[]).is_none());
+        save(dir.path(), &empty(&["bytes"])).unwrap();
+        assert!(load(dir.path(), &["status".to_string()]).is_none());
+    }
+}
