@@ -44,6 +44,9 @@ enum Command {
         /// TOML config file (see config/default.toml). Without it: built-in defaults + environment.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// With `source.kind = "file"`: keep reading the files as they grow (like `tail -F`).
+        #[arg(long)]
+        follow: bool,
     },
     /// Run the whole pipeline on built-in demo traffic with scheduled incidents (no Loki needed).
     Demo {
@@ -216,8 +219,9 @@ async fn run_daemon(cfg: Config) -> anyhow::Result<()> {
 
 async fn real_main(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Run { config } => {
-            let cfg = load(config.as_ref(), None)?;
+        Command::Run { config, follow } => {
+            let mut cfg = load(config.as_ref(), None)?;
+            cfg.source.follow |= *follow;
             init_logs(&cli, Some(&cfg));
             tracing::info!(
                 source = cfg.source.kind.as_str(),
