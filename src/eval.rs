@@ -218,15 +218,17 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
         let mut ttd: Vec<f64> = r.incidents.iter().filter_map(|i| i.time_to_detect_secs).collect();
         ttd.sort_by(f64::total_cmp);
         let median = ttd.get(ttd.len() / 2).map_or("-".into(), |t| format!("{t:.0} s"));
+        // Precision and recall mean nothing on traffic with no anomalous line.
+        let metric = |x: f64| if r.labelled_lines == 0 { "–".to_string() } else { format!("{x:.3}") };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {} ({:.3} %) | {:.1} | {}/{} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} ({:.3} %) | {:.1} | {}/{} | {} | {} |\n",
             r.scenario,
             r.format,
             r.lines,
             r.labelled_lines,
-            r.precision,
-            r.recall,
-            r.f1,
+            metric(r.precision),
+            metric(r.recall),
+            metric(r.f1),
             r.clean_flagged,
             r.clean_flagged_rate * 100.0,
             r.false_positives_per_hour,
