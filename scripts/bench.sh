@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin anomaly-detector
 mkdir -p .work/bench
-python3 scripts/bench.py target/release/anomaly-detector .work/bench
+python3 scripts/bench.py "${CARGO_TARGET_DIR:-target}/release/anomaly-detector" .work/bench
 if [ "${1:-}" != "--quick" ]; then
     cargo bench --bench parse -- --noplot
     cargo bench --bench models -- --noplot

@@ -40,7 +40,7 @@ for f in Dockerfile demo-app/Dockerfile; do
 done
 
 step "detector CLI the image and compose call"
-bin=${ANOMALY_DETECTOR_BIN:-target/debug/anomaly-detector}
+bin=${ANOMALY_DETECTOR_BIN:-${CARGO_TARGET_DIR:-target}/debug/anomaly-detector}
 [[ -x $bin ]] || cargo build -q --bin anomaly-detector
 if "$bin" --help 2>&1 | grep -q healthcheck || [[ ${CHECK_CLI:-auto} == 1 ]]; then
   for sub in "run --help" "demo --help" "healthcheck --help" "check-config --help"; do

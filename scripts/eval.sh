@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin anomaly-detector
-table=$(LOG_LEVEL=warn target/release/anomaly-detector eval "$@")
+table=$(LOG_LEVEL=warn "${CARGO_TARGET_DIR:-target}/release/anomaly-detector" eval "$@")
 python3 - "$table" <<'PY'
 import re, sys
 readme = open("README.md").read()

@@ -38,7 +38,7 @@ fi
 if [ -x scripts/check-dashboard-live.sh ]; then
     step "Dashboard queries against a real Prometheus scraping the real detector"
     # The binary the integration tests just built.
-    bash scripts/check-dashboard-live.sh "$ROOT/target/debug/anomaly-detector"
+    bash scripts/check-dashboard-live.sh "${CARGO_TARGET_DIR:-$ROOT/target}/debug/anomaly-detector"
 fi
 
 step "All tests passed"
