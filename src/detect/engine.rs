@@ -276,7 +276,9 @@ impl Detector {
                 let d = f.model.decision(&x);
                 let far =
                     ev.rt_z >= RT_GATE_Z || (ev.rt_z >= RT_GATE_IN_SPIKE_Z && ev.endpoint_latency_z >= RT_CONTEXT_Z);
-                let slow = far && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
+                // Judged only against the endpoint's own baseline: a pooled one would call a rare,
+                // slow-by-nature endpoint slow (and keep it out of training for good).
+                let slow = far && ev.known_endpoint && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
                 if d < f.threshold && slow {
                     verdicts.push(explain::Verdict::ResponseTime);
                 }

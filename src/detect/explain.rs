@@ -271,7 +271,10 @@ fn assemble(
     let severity = parts.iter().map(|p| p.1).max().unwrap_or(Severity::Low);
     let score = parts.iter().map(|p| p.2).fold(0.0_f64, f64::max).clamp(0.0, 1.0);
     let mut reasons: Vec<String> = Vec::new();
-    for p in &parts {
+    // The forest's sentence only repeats a more specific verdict's evidence: keep it for lines only
+    // the forest flagged (it stays among the detectors either way).
+    let specific = parts.iter().any(|p| p.0 != AnomalyKind::Behavioral);
+    for p in parts.iter().filter(|p| !(specific && p.0 == AnomalyKind::Behavioral)) {
         if !reasons.contains(&p.3) {
             reasons.push(p.3.clone());
         }
