@@ -73,9 +73,12 @@ fn opened(log: &[serde_json::Value]) -> Vec<(String, String)> {
 fn a_restart_resumes_scoring_and_does_not_report_an_ongoing_incident_twice() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    // Latency spikes on GET /api/products (08:32), GET /api/users/{id} (08:37), GET /api/search (08:42).
-    let traffic = scenario("latency_spike", 9, LineFormat::Json).unwrap();
-    let split = jiff::Timestamp::from_second(1_795_478_400 + 8 * 3600 + 1950).unwrap(); // mid first spike
+    // Latency spikes on GET /api/products (+1920 s), GET /api/users/{id} (+2220 s), GET /api/search (+2520 s).
+    // Anchored to now, so the stop falls mid-spike in wall-clock terms too: a live source closes
+    // incidents by the clock, and the first spike must still be open when the daemon stops.
+    let mut traffic = scenario("latency_spike", 9, LineFormat::Json).unwrap();
+    traffic.start = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1950);
+    let split = jiff::Timestamp::now(); // 30 s into the first spike (which starts at +1920 s)
     let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
     let (mut fa, mut fb) = (std::fs::File::create(&a).unwrap(), std::fs::File::create(&b).unwrap());
     let (mut na, mut nb) = (0u64, 0u64);

@@ -53,7 +53,7 @@ pub struct Anomaly {
     /// A sentence with the evidence.
     pub reason: String,
     /// For Isolation Forest verdicts: the features that drove it, most important first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<FeatureContribution>,
     /// The original line (absent for window-level anomalies).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,4 +95,33 @@ pub struct Incident {
     pub reason: String,
     /// The first few anomalies, as examples.
     pub examples: Vec<Anomaly>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: an anomaly without forest contributions (or line, client, raw) was written
+    /// without those fields and could not be read back, so `models.json` was rejected at restart.
+    #[test]
+    fn an_anomaly_with_optional_fields_left_out_round_trips() {
+        let a = Anomaly {
+            line: None,
+            timestamp: Timestamp::UNIX_EPOCH,
+            kind: AnomalyKind::Volume,
+            detectors: vec!["rate".into()],
+            score: 0.7,
+            severity: Severity::Medium,
+            endpoint: "GET /a".into(),
+            client: None,
+            reason: "dropped".into(),
+            features: Vec::new(),
+            raw: None,
+        };
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(!json.contains("features"));
+        let back: Anomaly = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.reason, "dropped");
+        assert!(back.features.is_empty() && back.line.is_none() && back.raw.is_none());
+    }
 }
