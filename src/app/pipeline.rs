@@ -88,10 +88,6 @@ impl Pipeline {
         &self.detector
     }
 
-    pub fn open_incidents(&self) -> usize {
-        self.incidents.open_count()
-    }
-
     /// Newest event time seen.
     pub fn watermark(&self) -> Option<Timestamp> {
         self.watermark

@@ -18,7 +18,7 @@ use super::rate::RateTracker;
 use super::rules::Rules;
 use super::svm::{OneClassSvm, OneClassSvmParams};
 use super::Anomaly;
-use crate::config::{Config, Severity, SvmConfig};
+use crate::config::{Config, SvmConfig};
 use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
 use crate::parse::LogEvent;
 
@@ -143,10 +143,6 @@ impl Detector {
 
     pub fn window_len(&self) -> usize {
         self.window.len()
-    }
-
-    pub fn rules(&self) -> &Rules {
-        &self.rules
     }
 
     /// What was learned, and the training window (for `models.json`).
@@ -330,16 +326,6 @@ impl Detector {
             return Vec::new();
         }
         self.rate.advance(now.as_nanosecond() as f64 / 1e9)
-    }
-
-    /// Severity floor for an anomaly score (used by sinks that filter).
-    pub fn severity_of(score: f64) -> Severity {
-        match score {
-            s if s >= 0.9 => Severity::Critical,
-            s if s >= 0.75 => Severity::High,
-            s if s >= 0.6 => Severity::Medium,
-            _ => Severity::Low,
-        }
     }
 }
 

@@ -31,15 +31,6 @@ impl Verdict {
             Verdict::Forest { .. } => "isolation_forest".into(),
         }
     }
-
-    fn kind(&self) -> AnomalyKind {
-        match self {
-            Verdict::Rule(_) | Verdict::ErrorScanning => AnomalyKind::Suspicious,
-            Verdict::ResponseTime => AnomalyKind::ResponseTime,
-            Verdict::StatusCode => AnomalyKind::StatusCode,
-            Verdict::Forest { .. } => AnomalyKind::Behavioral,
-        }
-    }
 }
 
 /// Kind precedence when several detectors agree: the most specific explanation wins.
@@ -281,7 +272,6 @@ fn assemble(
     }
     let mut detectors: Vec<String> = verdicts.iter().map(Verdict::detector).collect();
     detectors.dedup();
-    let _ = verdicts.iter().map(Verdict::kind);
     Anomaly {
         line: (e.raw.line_no > 0).then_some(e.raw.line_no),
         timestamp: e.time,

@@ -40,8 +40,6 @@ pub struct EndpointBaseline {
     pub error_rate: f64,
     /// Requests per second over the training span.
     pub rate_per_sec: f64,
-    /// Requests per second by hour of day (UTC), when the window spans at least a day.
-    pub hourly_rate: Option<Vec<f64>>,
 }
 
 /// Baselines of every tracked endpoint, plus a pooled one for the rest.
@@ -99,7 +97,6 @@ fn fit_one<'a>(
     let mut count = 0u64;
     let mut errors = 0u64;
     let mut with_status = 0u64;
-    let mut hours = [0u64; 24];
     for e in events {
         count += 1;
         if let Some(r) = e.rt_ms {
@@ -120,7 +117,6 @@ fn fit_one<'a>(
                 errors += 1;
             }
         }
-        hours[e.hour_of_day() as usize] += 1;
     }
     let (log_rt_median, log_rt_scale) = median_scale(&mut log_rt);
     let (log_bytes_median, log_bytes_scale) = median_scale(&mut log_bytes);
@@ -130,10 +126,6 @@ fn fit_one<'a>(
     let prior = 200.0;
     let error_rate = (errors as f64 + prior * global_error_rate) / (with_status as f64 + prior);
     let span = span_secs.max(1.0);
-    let hourly_rate = (span >= 86_400.0).then(|| {
-        let days = span / 86_400.0;
-        hours.iter().map(|&h| h as f64 / (days * 3600.0)).collect()
-    });
     EndpointBaseline {
         count,
         log_rt_median,
@@ -147,7 +139,6 @@ fn fit_one<'a>(
         status_counts,
         error_rate,
         rate_per_sec: count as f64 / span,
-        hourly_rate,
     }
 }
 

@@ -37,12 +37,6 @@ pub struct TrainingEvent {
     pub query_len: u16,
 }
 
-impl TrainingEvent {
-    pub fn hour_of_day(&self) -> u32 {
-        (self.time.rem_euclid(86_400.0) / 3600.0) as u32 % 24
-    }
-}
-
 /// One feature column of the Isolation Forest's vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
