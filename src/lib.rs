@@ -24,4 +24,5 @@ pub mod scan;
 pub mod server;
 pub mod sink;
 pub mod source;
+pub mod state_file;
 pub mod telemetry;

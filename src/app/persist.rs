@@ -4,7 +4,6 @@
 //! be used is reported and rebuilt from new events, never a crash.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -36,20 +35,8 @@ fn path(dir: &Path) -> PathBuf {
 
 /// Write atomically.
 pub fn save(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let dest = path(dir);
-    let tmp = dir.join(format!(".{MODELS_FILE}.tmp"));
-    {
-        let mut f = std::io::BufWriter::new(fs::File::create(&tmp)?);
-        serde_json::to_writer(&mut f, snapshot).map_err(std::io::Error::other)?;
-        f.flush()?;
-        f.get_ref().sync_all()?;
-    }
-    fs::rename(&tmp, &dest)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let body = serde_json::to_vec(snapshot).map_err(std::io::Error::other)?;
+    crate::state_file::write_atomic(&path(dir), &body)
 }
 
 /// Load, or `None` (with a WARN saying why) when there is nothing usable.

@@ -2,7 +2,6 @@
 //! neither re-notifies nor forgets to resolve. Written atomically (temp file, fsync, rename).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -107,25 +106,9 @@ pub fn load(path: &Path) -> (AlertState, Option<String>) {
 /// Writes the state atomically: a temp file in the same directory, fsync, rename, fsync the directory.
 pub fn save(path: &Path, state: &AlertState) -> Result<(), SinkError> {
     let err = |problem: String| SinkError::State { path: path.display().to_string(), problem };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("create directory: {e}")))?;
-    let json = serde_json::to_vec_pretty(state).map_err(|e| err(format!("encode: {e}")))?;
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&json)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(format!("write: {e}"))
-    })
+    let mut json = serde_json::to_vec_pretty(state).map_err(|e| err(format!("encode: {e}")))?;
+    json.push(b'\n');
+    crate::state_file::write_atomic(path, &json).map_err(|e| err(format!("write: {e}")))
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -174,27 +173,11 @@ impl CursorStore {
             query: query.to_string(),
             seen: cursor.seen.iter().map(|(h, c)| (format!("{h:016x}"), *c)).collect(),
         };
-        let body = serde_json::to_vec_pretty(&file).expect("cursor serializes");
-        let tmp = self.dir.join(format!(".{CURSOR_FILE}.tmp-{}", std::process::id()));
-        let io = |path: &Path| {
-            let p = path.display().to_string();
-            move |e: std::io::Error| SourceError::Io { path: p, source: e }
-        };
-        {
-            let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&body).map_err(io(&tmp))?;
-            f.write_all(b"\n").map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
+        let mut body = serde_json::to_vec_pretty(&file).expect("cursor serializes");
+        body.push(b'\n');
         let dest = self.path();
-        if let Err(e) = fs::rename(&tmp, &dest) {
-            let _ = fs::remove_file(&tmp);
-            return Err(io(&dest)(e));
-        }
-        // fsync the directory so the rename itself survives a crash (not possible on every platform).
-        if let Ok(d) = fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
+        crate::state_file::write_atomic(&dest, &body)
+            .map_err(|e| SourceError::Io { path: dest.display().to_string(), source: e })?;
         Ok(())
     }
 }
