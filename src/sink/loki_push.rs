@@ -450,12 +450,7 @@ impl Worker {
         if status.is_success() {
             return Ok(());
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::retry_after::from_headers(resp.headers());
         let mut text = resp.text().await.unwrap_or_default();
         if text.len() > MAX_ERROR_BODY * 4 {
             text.truncate(cap_at(&text, MAX_ERROR_BODY * 4));

@@ -43,22 +43,7 @@ pub async fn post_json(
     Err(SinkError::HttpStatus { status: status.as_u16(), retry_after })
 }
 
-/// `Retry-After` as delay-seconds (`120`) or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`), relative
-/// to `now`. A date in the past is zero; anything else unparseable is `None`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = v.parse::<f64>() {
-        // Discord sends fractional seconds in its JSON and sometimes the header.
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(1e9)));
-        }
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
+pub use crate::retry_after::parse as parse_retry_after;
 
 #[cfg(test)]
 mod tests {

@@ -255,15 +255,9 @@ fn transport_error(e: reqwest::Error) -> SourceError {
     }
 }
 
-/// `Retry-After` as seconds (delta-seconds or an HTTP date).
+/// `Retry-After` as whole seconds (see [`crate::retry_after::parse`]).
 pub fn parse_retry_after(v: &str) -> Option<u64> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(secs);
-    }
-    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
-    let secs = when.as_second() - jiff::Timestamp::now().as_second();
-    Some(secs.max(0) as u64)
+    crate::retry_after::parse(v, std::time::SystemTime::now()).map(|d| d.as_secs())
 }
 
 /// One line of at most [`MAX_ERROR_BODY_CHARS`] characters (Loki error bodies can span lines).

@@ -28,24 +28,16 @@ pub const CURSOR_VERSION: u32 = 1;
 
 /// FNV-1a 64-bit hash of a line and its labels: stable across runs, platforms and Rust versions.
 pub fn line_hash(labels: &BTreeMap<String, String>, line: &str) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(PRIME);
-        }
-    };
+    let mut h = crate::hash::Fnv1a::default();
     for (k, v) in labels {
-        feed(k.as_bytes());
-        feed(&[0x1f]);
-        feed(v.as_bytes());
-        feed(&[0x1e]);
+        h.write(k.as_bytes());
+        h.write(&[0x1f]);
+        h.write(v.as_bytes());
+        h.write(&[0x1e]);
     }
-    feed(&[0x1d]);
-    feed(line.as_bytes());
-    h
+    h.write(&[0x1d]);
+    h.write(line.as_bytes());
+    h.finish()
 }
 
 /// Where reading resumes. See the module docs for the invariant.
