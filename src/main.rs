@@ -160,6 +160,21 @@ fn load(path: Option<&PathBuf>, base: Option<&str>) -> Result<Config, BadConfig>
     .map_err(BadConfig)
 }
 
+/// A labelled traffic scenario by name; an unknown name is a usage error (exit 2).
+fn named_scenario(
+    name: &str,
+    seed: u64,
+    format: anomaly_detector::source::demo::LineFormat,
+) -> Result<anomaly_detector::source::demo::TrafficConfig, BadConfig> {
+    use anomaly_detector::source::demo::{scenario, SCENARIOS};
+    scenario(name, seed, format).ok_or_else(|| {
+        BadConfig(config::ConfigError::Invalid {
+            key: "--scenario".into(),
+            problem: format!("unknown scenario {name:?}; expected one of {}", SCENARIOS.join(", ")),
+        })
+    })
+}
+
 fn init_logs(cli: &Cli, cfg: Option<&Config>) {
     let format = match cli.log_format {
         Some(LogFormat::Json) => OutputFormat::Json,
@@ -198,23 +213,12 @@ fn shutdown_on_signals() -> CancellationToken {
 }
 
 async fn run_daemon(cfg: Config) -> anyhow::Result<()> {
-    match anomaly_detector::app::run(cfg, shutdown_on_signals()).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_config() => {
-            let key = match &e {
-                anomaly_detector::app::AppError::Source(anomaly_detector::source::SourceError::Config {
-                    key,
-                    problem,
-                })
-                | anomaly_detector::app::AppError::Config { key, problem } => {
-                    config::ConfigError::Invalid { key: key.clone(), problem: problem.clone() }
-                }
-                _ => unreachable!("is_config"),
-            };
-            Err(BadConfig(key).into())
+    anomaly_detector::app::run(cfg, shutdown_on_signals()).await.map_err(|e| match e.config_error() {
+        Some((key, problem)) => {
+            BadConfig(config::ConfigError::Invalid { key: key.into(), problem: problem.into() }).into()
         }
-        Err(e) => Err(e.into()),
-    }
+        None => e.into(),
+    })
 }
 
 async fn real_main(cli: Cli) -> anyhow::Result<()> {
@@ -276,16 +280,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Eval { scenarios, format, seed, json, config, dump } => {
-            use anomaly_detector::source::demo::{scenario, LineFormat, SCENARIOS};
+            use anomaly_detector::source::demo::{LineFormat, SCENARIOS};
             if let Some(path) = dump {
                 let name = scenarios.first().map_or("mixed", |s| s.as_str());
                 let f = if *format == EvalFormat::Combined { LineFormat::Combined } else { LineFormat::Json };
-                let traffic = scenario(name, *seed, f).ok_or_else(|| {
-                    BadConfig(config::ConfigError::Invalid {
-                        key: "--scenario".into(),
-                        problem: format!("unknown scenario {name:?}"),
-                    })
-                })?;
+                let traffic = named_scenario(name, *seed, f)?;
                 let n = anomaly_detector::eval::dump(traffic, path)?;
                 println!("wrote {n} lines to {} and labels to {}.labels.jsonl", path.display(), path.display());
                 return Ok(());
@@ -308,12 +307,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 let mut results = Vec::new();
                 for name in &names {
                     for f in &formats {
-                        let traffic = scenario(name, seed, *f).ok_or_else(|| {
-                            BadConfig(config::ConfigError::Invalid {
-                                key: "--scenario".into(),
-                                problem: format!("unknown scenario {name:?}; expected one of {}", SCENARIOS.join(", ")),
-                            })
-                        })?;
+                        let traffic = named_scenario(name, seed, *f)?;
                         tracing::info!(scenario = %name, format = ?f, "Evaluating");
                         results.push(anomaly_detector::eval::run(&cfg, name, traffic).map_err(anyhow::Error::msg)?);
                     }

@@ -34,9 +34,14 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// A setting that cannot be used (exit code 2).
-    pub fn is_config(&self) -> bool {
-        matches!(self, AppError::Source(SourceError::Config { .. }) | AppError::Config { .. })
+    /// The key and problem when a setting cannot be used (exit code 2).
+    pub fn config_error(&self) -> Option<(&str, &str)> {
+        match self {
+            AppError::Source(SourceError::Config { key, problem }) | AppError::Config { key, problem } => {
+                Some((key, problem))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -165,7 +170,7 @@ fn spawn_source(
     cfg: &Config,
     tx: mpsc::Sender<Vec<RawLine>>,
     stop: CancellationToken,
-    _metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
     state: Arc<AppState>,
 ) -> Result<tokio::task::JoinHandle<Result<(), SourceError>>, AppError> {
     let handle = match cfg.source.kind {
@@ -190,7 +195,7 @@ fn spawn_source(
                 &cfg.loki,
                 Duration::from_secs(cfg.detection.interval_secs),
                 &cfg.state.dir,
-                _metrics,
+                metrics,
                 status.clone(),
             )?;
             *state.loki.lock().expect("not poisoned") = Some(status);
@@ -228,6 +233,13 @@ fn training_status(p: &Pipeline, cfg: &Config) -> TrainingStatus {
     }
 }
 
+/// Save what the pipeline learned to `models.json`; a failure is logged, never fatal.
+fn save_state(dir: &std::path::Path, p: &Pipeline) {
+    if let Err(e) = persist::save(dir, &p.snapshot()) {
+        tracing::warn!(dir = %dir.display(), error = %e, "Cannot save models; they will be retrained after a restart");
+    }
+}
+
 /// Feed batches to the pipeline (off the reactor) and tick the windows, until the channel closes.
 async fn drive(
     pipeline: Pipeline,
@@ -237,13 +249,6 @@ async fn drive(
     cfg: &Config,
     state_dir: Option<std::path::PathBuf>,
 ) -> Result<(), AppError> {
-    let save = |p: &Pipeline| {
-        if let Some(dir) = &state_dir {
-            if let Err(e) = persist::save(dir, &p.snapshot()) {
-                tracing::warn!(dir = %dir.display(), error = %e, "Cannot save models; they will be retrained after a restart");
-            }
-        }
-    };
     state.pipeline_running.store(true, Ordering::Relaxed);
     let mut pipeline = Some(pipeline);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -260,9 +265,7 @@ async fn drive(
                     if let (Some(dir), true) = (dir, p.fitted_since_save) {
                         // Saved from the blocking task: serialising the window is CPU work.
                         p.fitted_since_save = false;
-                        if let Err(e) = persist::save(&dir, &p.snapshot()) {
-                            tracing::warn!(dir = %dir.display(), error = %e, "Cannot save models; they will be retrained after a restart");
-                        }
+                        save_state(&dir, &p);
                     }
                     p
                 })
@@ -287,7 +290,9 @@ async fn drive(
             // A finite input ended: close what is open so it is reported.
             p.finish();
         }
-        save(&p);
+        if let Some(dir) = &state_dir {
+            save_state(dir, &p);
+        }
     }
     state.pipeline_running.store(false, Ordering::Relaxed);
     Ok(())
