@@ -50,33 +50,36 @@ pub fn load(dir: &Path, columns: &[String]) -> Option<Snapshot> {
             return None;
         }
     };
-    #[derive(Deserialize)]
-    struct Version {
-        version: u32,
-    }
-    match serde_json::from_slice::<Version>(&text) {
-        Ok(v) if v.version == VERSION => {}
-        Ok(v) => {
-            tracing::warn!(file = %p.display(), found = v.version, expected = VERSION, "Saved models have another version; training from new events");
-            return None;
-        }
-        Err(e) => {
-            tracing::warn!(file = %p.display(), error = %e, "Saved models are unreadable; training from new events");
-            return None;
-        }
-    }
-    match serde_json::from_slice::<Snapshot>(&text) {
-        Ok(s) if s.columns == columns => Some(s),
+    // Parse once; only when that fails, look at the version to say why.
+    let snapshot = match serde_json::from_slice::<Snapshot>(&text) {
+        Ok(s) if s.version == VERSION => s,
         Ok(s) => {
-            tracing::warn!(file = %p.display(), saved = %s.columns.join(","), now = %columns.join(","),
-                "features.columns changed since the models were saved; training from new events");
-            None
+            tracing::warn!(file = %p.display(), found = s.version, expected = VERSION, "Saved models have another version; training from new events");
+            return None;
         }
         Err(e) => {
-            tracing::warn!(file = %p.display(), error = %e, "Saved models are unreadable; training from new events");
-            None
+            #[derive(Deserialize)]
+            struct Version {
+                version: u32,
+            }
+            match serde_json::from_slice::<Version>(&text) {
+                Ok(v) if v.version != VERSION => {
+                    tracing::warn!(file = %p.display(), found = v.version, expected = VERSION,
+                    "Saved models have another version; training from new events")
+                }
+                _ => {
+                    tracing::warn!(file = %p.display(), error = %e, "Saved models are unreadable; training from new events")
+                }
+            }
+            return None;
         }
+    };
+    if snapshot.columns != columns {
+        tracing::warn!(file = %p.display(), saved = %snapshot.columns.join(","), now = %columns.join(","),
+            "features.columns changed since the models were saved; training from new events");
+        return None;
     }
+    Some(snapshot)
 }
 
 #[cfg(test)]

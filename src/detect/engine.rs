@@ -195,9 +195,9 @@ impl Detector {
         if self.window.len() < need {
             return Err(DetectError::NotEnoughData { have: self.window.len(), need });
         }
-        let events: Vec<TrainingEvent> = self.window.iter().cloned().collect();
+        let events: &[TrainingEvent] = self.window.make_contiguous();
         let baselines =
-            Baselines::fit(&events, self.cfg.features.max_endpoints, self.trained.as_ref().map(|t| &t.baselines));
+            Baselines::fit(events, self.cfg.features.max_endpoints, self.trained.as_ref().map(|t| &t.baselines));
         let vectors: Vec<Vectors> = events.iter().map(|e| self.features.vectors(e, &baselines)).collect();
         let q = self.cfg.detection.anomaly_threshold;
         self.fits += 1;
