@@ -269,22 +269,21 @@ impl Detector {
             let v = self.features.vectors(&row.summary, &t.baselines);
             let ev = &v.evidence;
             if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
-                let d = f.model.decision(&x);
                 let far =
                     ev.rt_z >= RT_GATE_Z || (ev.rt_z >= RT_GATE_IN_SPIKE_Z && ev.endpoint_latency_z >= RT_CONTEXT_Z);
                 // Judged only against the endpoint's own baseline: a pooled one would call a rare,
                 // slow-by-nature endpoint slow (and keep it out of training for good).
                 let slow = far && ev.known_endpoint && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
-                if d < f.threshold && slow {
+                // The evidence first: it is cheap, and the model is asked only when it could matter.
+                if slow && f.model.decision(&x) < f.threshold {
                     verdicts.push(explain::Verdict::ResponseTime);
                 }
             }
             if let (Some(f), Some(x)) = (&t.status_code, v.status) {
-                let d = f.model.decision(&x);
                 let burst = matches!(ev.status, Some(500..=599))
                     && ev.endpoint_error_surprise >= BURST_GATE
                     && ev.endpoint_recent_errors >= BURST_MIN_ERRORS;
-                if d < f.threshold && burst {
+                if burst && f.model.decision(&x) < f.threshold {
                     verdicts.push(explain::Verdict::StatusCode);
                 }
             }
@@ -296,9 +295,11 @@ impl Detector {
                 verdicts.push(explain::Verdict::ErrorScanning);
             }
             if let Some(f) = &t.forest {
-                let s = f.model.score(&v.forest);
-                if s > f.threshold && strongest(&v.forest) >= FOREST_GATE {
-                    verdicts.push(explain::Verdict::Forest { score: s, threshold: f.threshold });
+                if strongest(&v.forest) >= FOREST_GATE {
+                    let s = f.model.score(&v.forest);
+                    if s > f.threshold {
+                        verdicts.push(explain::Verdict::Forest { score: s, threshold: f.threshold });
+                    }
                 }
             }
             if verdicts.is_empty() {
@@ -354,6 +355,26 @@ fn lower_quantile(scores: &mut [f64], q: f64) -> f64 {
     scores.get(idx).copied().unwrap_or(f64::NEG_INFINITY)
 }
 
+/// The decision value of every row, each distinct row computed once: training rows repeat a lot
+/// (latencies are logged to 0.1 ms, status vectors take a few values per endpoint). In no order.
+fn decisions(model: &OneClassSvm, rows: &[Vec<f64>]) -> Vec<f64> {
+    let mut sorted: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+    sorted.sort_unstable_by(|a, b| {
+        a.iter().zip(b.iter()).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(a.len().cmp(&b.len()))
+    });
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last: Option<(&[f64], f64)> = None;
+    for r in sorted {
+        let d = match last {
+            Some((prev, d)) if prev == r => d,
+            _ => model.decision(r),
+        };
+        last = Some((r, d));
+        out.push(d);
+    }
+    out
+}
+
 fn fit_svm(
     cfg: &SvmConfig,
     rows: Vec<Vec<f64>>,
@@ -377,7 +398,7 @@ fn fit_svm(
         .seed(seed);
     match params.check().and_then(|p| p.fit(&rows)) {
         Ok(model) => {
-            let mut d: Vec<f64> = rows.iter().map(|r| model.decision(r)).collect();
+            let mut d = decisions(&model, &rows);
             let threshold = lower_quantile(&mut d, q).min(0.0);
             let fit_secs = start.elapsed().as_secs_f64();
             report.models.push((name, rows.len(), fit_secs));
@@ -393,6 +414,18 @@ fn fit_svm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decisions_of_repeated_rows_match_scoring_each_row() {
+        let rows: Vec<Vec<f64>> = (0..600).map(|i| vec![f64::from(i % 37) / 10.0, f64::from(i % 5)]).collect();
+        let model = OneClassSvmParams::new().nu(0.05).max_training_points(200).seed(Some(3)).check().unwrap();
+        let model = model.fit(&rows).unwrap();
+        let mut memo = decisions(&model, &rows);
+        let mut each: Vec<f64> = rows.iter().map(|r| model.decision(r)).collect();
+        memo.sort_by(f64::total_cmp);
+        each.sort_by(f64::total_cmp);
+        assert_eq!(memo, each);
+    }
 
     #[test]
     fn quantiles_pick_the_tail_fraction() {

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use regex::Regex;
+use regex::RegexSet;
 
 use crate::config::{RulesConfig, Severity, UserRule};
 use crate::parse::LogEvent;
@@ -42,7 +42,6 @@ impl RuleField {
 pub struct Rule {
     pub name: String,
     pub field: RuleField,
-    pub pattern: Regex,
     pub severity: Severity,
     pub description: String,
 }
@@ -109,18 +108,27 @@ pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
     ),
 ];
 
-/// The compiled rule set.
+/// The compiled rule set: the rules of each field are one `RegexSet`, so a healthy request costs one
+/// scan per field however many rules there are.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     rules: Vec<Rule>,
+    fields: Vec<FieldRules>,
+}
+
+/// The rules that look at one field.
+#[derive(Debug, Clone)]
+struct FieldRules {
+    field: RuleField,
+    set: RegexSet,
+    /// Index into `Rules::rules` of each pattern in `set`.
+    rules: Vec<usize>,
 }
 
 fn compile(r: &UserRule) -> Rule {
     Rule {
         name: r.name.clone(),
         field: RuleField::parse(&r.field).unwrap_or(RuleField::Line),
-        // Validated at start-up.
-        pattern: Regex::new(&r.pattern).expect("rule patterns are validated at start-up"),
         severity: r.severity,
         description: if r.description.is_empty() {
             format!("matched rule {}: {{value}}", r.name)
@@ -162,23 +170,36 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
 impl Rules {
     /// Build from validated config.
     pub fn new(cfg: &RulesConfig) -> Rules {
-        let mut rules = Vec::new();
+        let mut sources: Vec<UserRule> = Vec::new();
         if cfg.builtin {
             for (name, field, pattern, severity, description) in BUILTIN {
                 if cfg.disabled.iter().any(|d| d == name) {
                     continue;
                 }
-                rules.push(compile(&UserRule {
+                sources.push(UserRule {
                     name: (*name).into(),
                     field: (*field).into(),
                     pattern: (*pattern).into(),
                     severity: *severity,
                     description: (*description).into(),
-                }));
+                });
             }
         }
-        rules.extend(cfg.custom.iter().map(compile));
-        Rules { rules }
+        sources.extend(cfg.custom.iter().cloned());
+        let rules: Vec<Rule> = sources.iter().map(compile).collect();
+        let mut fields: Vec<FieldRules> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match fields.iter_mut().find(|f| f.field == rule.field) {
+                Some(f) => f.rules.push(i),
+                None => fields.push(FieldRules { field: rule.field, set: RegexSet::empty(), rules: vec![i] }),
+            }
+        }
+        for f in &mut fields {
+            // Validated at start-up.
+            f.set = RegexSet::new(f.rules.iter().map(|&i| &sources[i].pattern))
+                .expect("rule patterns are validated at start-up");
+        }
+        Rules { rules, fields }
     }
 
     pub fn len(&self) -> usize {
@@ -194,40 +215,57 @@ impl Rules {
         if self.rules.is_empty() {
             return Vec::new();
         }
+        let mut out = Vec::new();
         let path = e.path.as_deref().map(|p| percent_decode(p, false));
         let query = e.query.as_deref().map(|q| percent_decode(q, true));
-        let status = e.status.map(|s| s.to_string());
-        let mut out = Vec::new();
-        for r in &self.rules {
-            let target;
-            let value: Option<&str> = match r.field {
+        for f in &self.fields {
+            let owned: String;
+            let value: Option<&str> = match f.field {
                 RuleField::Path => path.as_deref(),
                 RuleField::Query => query.as_deref(),
-                RuleField::Target => {
-                    target = match (&path, &query) {
-                        (Some(p), Some(q)) => Some(format!("{p}?{q}")),
-                        (Some(p), None) => Some(p.to_string()),
-                        (None, Some(q)) => Some(format!("?{q}")),
-                        (None, None) => None,
-                    };
-                    target.as_deref()
-                }
+                RuleField::Target => match (&path, &query) {
+                    (Some(p), Some(q)) => {
+                        owned = format!("{p}?{q}");
+                        Some(&owned)
+                    }
+                    (Some(p), None) => Some(p),
+                    (None, Some(q)) => {
+                        owned = format!("?{q}");
+                        Some(&owned)
+                    }
+                    (None, None) => None,
+                },
                 RuleField::UserAgent => e.user_agent.as_deref(),
                 RuleField::Method => e.method.as_deref(),
                 RuleField::Client => e.client.as_deref(),
-                RuleField::Status => status.as_deref(),
+                RuleField::Status => match e.status {
+                    Some(s) => {
+                        owned = s.to_string();
+                        Some(&owned)
+                    }
+                    None => None,
+                },
                 RuleField::Line => Some(e.raw.line.as_str()),
             };
             let Some(v) = value else { continue };
-            if r.pattern.is_match(v) {
-                out.push(RuleMatch {
-                    name: r.name.clone(),
-                    severity: r.severity,
-                    reason: r.description.replace("{value}", &shorten(v, 120)),
-                });
+            if !f.set.is_match(v) {
+                continue;
+            }
+            for k in f.set.matches(v).iter() {
+                let r = &self.rules[f.rules[k]];
+                out.push((
+                    f.rules[k],
+                    RuleMatch {
+                        name: r.name.clone(),
+                        severity: r.severity,
+                        reason: r.description.replace("{value}", &shorten(v, 120)),
+                    },
+                ));
             }
         }
-        out
+        // In the order the rules are configured, whichever field they look at.
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, m)| m).collect()
     }
 }
 
@@ -334,6 +372,30 @@ mod tests {
         assert_eq!(m[0].name, "admin");
         assert_eq!(m[0].reason, "admin path /admin/users");
         assert_eq!(m[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn every_matching_rule_is_reported_in_configured_order() {
+        let custom = |name: &str, field: &str, pattern: &str| UserRule {
+            name: name.into(),
+            field: field.into(),
+            pattern: pattern.into(),
+            severity: Severity::Low,
+            description: String::new(),
+        };
+        let cfg = RulesConfig {
+            builtin: true,
+            disabled: vec![],
+            custom: vec![custom("not_found", "status", "^404$"), custom("etc", "target", "/etc/")],
+        };
+        let r = Rules::new(&cfg);
+        // Two shipped rules on the target, one on the user agent, one on the path, both custom rules.
+        let e = req("GET", "/cgi-bin/x?f=../../etc/passwd;cat%20/etc/hosts", "nikto");
+        assert_eq!(
+            names(&r, &e),
+            ["path_traversal", "command_injection", "scanner_user_agent", "sensitive_file_probe", "not_found", "etc"]
+        );
+        assert_eq!(r.check(&e)[4].reason, "matched rule not_found: 404");
     }
 
     #[test]
