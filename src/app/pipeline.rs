@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use prometheus_client::metrics::counter::Counter;
 
 use crate::config::Config;
 use crate::detect::{Anomaly, Detector, Incidents, TrainReport};
@@ -47,6 +48,8 @@ pub struct Pipeline {
     /// Models were (re)fitted since the state was last saved.
     pub fitted_since_save: bool,
     columns: Vec<String>,
+    /// `lines_parsed` per format, looked up once (the family's lookup allocates and locks).
+    parsed: [Option<Counter>; 4],
 }
 
 impl Pipeline {
@@ -74,6 +77,7 @@ impl Pipeline {
             last_report: None,
             fitted_since_save: false,
             columns: cfg.features.columns.clone(),
+            parsed: Default::default(),
         }
     }
 
@@ -101,7 +105,12 @@ impl Pipeline {
 
     fn record_metrics(&mut self, row: &FeatureRow) {
         let e = &row.event;
-        self.metrics.lines_parsed.get_or_create(&FormatLabel { format: e.format.as_str().into() }).inc();
+        let format = e.format;
+        self.parsed[format as usize]
+            .get_or_insert_with(|| {
+                self.metrics.lines_parsed.get_or_create(&FormatLabel { format: format.as_str().into() }).clone()
+            })
+            .inc();
         if e.problem.is_some() {
             self.metrics.lines_unparsed.get_or_create(&self.source).inc();
         }

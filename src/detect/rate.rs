@@ -5,7 +5,7 @@
 //! the training baseline and updated only with windows that were not anomalous — so a slow daily
 //! rhythm is followed while an outage does not become the new normal.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -36,18 +36,18 @@ struct Track {
 pub struct RateTracker {
     window_secs: i64,
     current: Option<i64>,
-    tracks: HashMap<Arc<str>, Track>,
+    tracks: FastMap<Arc<str>, Track>,
 }
 
 impl RateTracker {
     pub fn new(window_secs: u64) -> RateTracker {
-        RateTracker { window_secs: window_secs as i64, current: None, tracks: HashMap::new() }
+        RateTracker { window_secs: window_secs as i64, current: None, tracks: FastMap::default() }
     }
 
     /// (Re)seed the expected counts from freshly trained baselines; keeps learned averages.
     pub fn seed(&mut self, baselines: &Baselines) {
         let w = self.window_secs as f64;
-        let mut next = HashMap::new();
+        let mut next = FastMap::default();
         for (ep, b) in &baselines.endpoints {
             let track = match self.tracks.get(ep) {
                 Some(t) => t.clone(),

@@ -2,10 +2,13 @@
 //! Paths and queries are percent-decoded once before matching, so `%2e%2e%2f` is `../`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::hash::BuildHasher;
 
 use regex::RegexSet;
 
 use crate::config::{RulesConfig, Severity, UserRule};
+use crate::hash::FastSet;
 use crate::parse::LogEvent;
 
 /// Which part of the event a rule looks at.
@@ -116,6 +119,9 @@ pub struct Rules {
     fields: Vec<FieldRules>,
 }
 
+/// Distinct values remembered as matching no rule, per field, before the memory starts over.
+const CLEAN_VALUES: usize = 8192;
+
 /// The rules that look at one field.
 #[derive(Debug, Clone)]
 struct FieldRules {
@@ -123,6 +129,33 @@ struct FieldRules {
     set: RegexSet,
     /// Index into `Rules::rules` of each pattern in `set`.
     rules: Vec<usize>,
+    /// Hashes of recent values that matched nothing: user agents and paths repeat, and a long
+    /// alternation such as the scanner list costs ~250 ns a value. The hasher is seeded per
+    /// process, so a crafted value cannot be made to collide with a clean one. Not for `line`.
+    clean: RefCell<FastSet<u64>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl FieldRules {
+    /// Whether `v` matches any of the field's rules.
+    fn is_match(&self, v: &str) -> bool {
+        if self.field == RuleField::Line {
+            return self.set.is_match(v);
+        }
+        let h = self.hasher.hash_one(v);
+        if self.clean.borrow().contains(&h) {
+            return false;
+        }
+        let hit = self.set.is_match(v);
+        if !hit {
+            let mut clean = self.clean.borrow_mut();
+            if clean.len() >= CLEAN_VALUES {
+                clean.clear();
+            }
+            clean.insert(h);
+        }
+        hit
+    }
 }
 
 fn compile(r: &UserRule) -> Rule {
@@ -191,7 +224,13 @@ impl Rules {
         for (i, rule) in rules.iter().enumerate() {
             match fields.iter_mut().find(|f| f.field == rule.field) {
                 Some(f) => f.rules.push(i),
-                None => fields.push(FieldRules { field: rule.field, set: RegexSet::empty(), rules: vec![i] }),
+                None => fields.push(FieldRules {
+                    field: rule.field,
+                    set: RegexSet::empty(),
+                    rules: vec![i],
+                    clean: RefCell::default(),
+                    hasher: Default::default(),
+                }),
             }
         }
         for f in &mut fields {
@@ -248,7 +287,7 @@ impl Rules {
                 RuleField::Line => Some(e.raw.line.as_str()),
             };
             let Some(v) = value else { continue };
-            if !f.set.is_match(v) {
+            if !f.is_match(v) {
                 continue;
             }
             for k in f.set.matches(v).iter() {
@@ -396,6 +435,22 @@ mod tests {
             ["path_traversal", "command_injection", "scanner_user_agent", "sensitive_file_probe", "not_found", "etc"]
         );
         assert_eq!(r.check(&e)[4].reason, "matched rule not_found: 404");
+    }
+
+    #[test]
+    fn remembered_clean_values_never_hide_a_match() {
+        let r = Rules::new(&RulesConfig::default());
+        let ua = "Mozilla/5.0 (X11; Linux x86_64)";
+        for i in 0..(2 * CLEAN_VALUES + 10) {
+            // Distinct clean values overflow the memory and start it over...
+            assert!(names(&r, &req("GET", &format!("/api/users/{i}"), ua)).is_empty());
+            // ...while a probe is reported every time, even on a path seen clean before.
+            if i % 1000 == 0 {
+                assert_eq!(names(&r, &req("GET", "/api/users/1", "nikto/2.5")), ["scanner_user_agent"]);
+                assert_eq!(names(&r, &req("GET", "/api/users/1", "nikto/2.5")), ["scanner_user_agent"]);
+            }
+        }
+        assert!(r.fields.iter().all(|f| f.clean.borrow().len() <= CLEAN_VALUES));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Streaming context: what each endpoint and client has done in the last minute or so (event
 //! time), kept as exponentially decayed counters. Bounded: idle entries are evicted.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::sync::Arc;
 
 /// Half-life of the decayed counters, seconds.
@@ -94,8 +94,8 @@ pub struct Recent {
 /// Decayed per-endpoint and per-client counters.
 #[derive(Debug, Default)]
 pub struct Context {
-    endpoints: HashMap<Arc<str>, EndpointState>,
-    clients: HashMap<Arc<str>, ClientState>,
+    endpoints: FastMap<Arc<str>, EndpointState>,
+    clients: FastMap<Arc<str>, ClientState>,
 }
 
 impl Context {
@@ -156,7 +156,7 @@ impl Context {
 }
 
 /// Drop entries idle for more than 10 half-lives; if none are, drop the oldest half.
-fn evict<S>(map: &mut HashMap<Arc<str>, S>, now: f64, last: impl Fn(&S) -> f64) {
+fn evict<S>(map: &mut FastMap<Arc<str>, S>, now: f64, last: impl Fn(&S) -> f64) {
     let before = map.len();
     map.retain(|_, s| now - last(s) < 10.0 * HALF_LIFE_SECS);
     if map.len() == before {

@@ -8,7 +8,7 @@
 pub mod baseline;
 pub mod context;
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -137,14 +137,14 @@ pub struct FeatureRow {
 pub struct Features {
     columns: Vec<Column>,
     context: Context,
-    interned: HashMap<Box<str>, Arc<str>>,
+    interned: FastMap<Box<str>, Arc<str>>,
 }
 
 impl Features {
     /// `cfg` is validated, so every column name parses.
     pub fn new(cfg: &FeaturesConfig) -> Features {
         let columns = cfg.columns.iter().filter_map(|c| Column::parse(c)).collect();
-        Features { columns, context: Context::default(), interned: HashMap::new() }
+        Features { columns, context: Context::default(), interned: FastMap::default() }
     }
 
     pub fn columns(&self) -> &[Column] {
