@@ -95,7 +95,7 @@ def compare(binary, path, max_lines):
 
 def table(rows):
     out = ["| input | detector | lines | anomalous | precision | recall | F1 | clean lines flagged | "
-           "lines dropped (never looked at) | wall time | lines/s | peak RSS |",
+           "lines dropped (never looked at) | wall time (CPU) | lines/s | peak RSS |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         metric = (lambda x: "–") if r["labelled"] == 0 else (lambda x: f"{x:.3f}")
@@ -104,7 +104,7 @@ def table(rows):
         out.append(
             f"| {r['input']} | {r['detector']} | {lines} | {r['labelled']:,} | {metric(r['precision'])} | "
             f"{metric(r['recall'])} | {metric(r['f1'])} | {r['clean_flagged']:,} "
-            f"({100 * r['clean_flagged_rate']:.3f} %) | {dropped} | {r['wall_secs']:.1f} s | "
+            f"({100 * r['clean_flagged_rate']:.3f} %) | {dropped} | {r['wall_secs']:.1f} s ({r['cpu_secs']:.1f} s) | "
             f"{r['lines'] / r['wall_secs']:,.0f} | {r['peak_rss_mb']:.0f} MB |")
     out += ["", "What each part of the prototype approach flagged (share of the lines it looked at; a line can be "
             "flagged by several):", "",
