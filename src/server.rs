@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::state::AppState;
+use crate::config::Severity;
+use crate::detect::AnomalyKind;
 
 /// Build the router.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -61,27 +63,30 @@ struct ListQuery {
     severity: Option<String>,
 }
 
+impl ListQuery {
+    /// The items (newest first) that pass the `kind` and `severity` filters, at most `limit`
+    /// (default 100, capped at 10,000).
+    fn select<T>(&self, items: Vec<Arc<T>>, facets: impl Fn(&T) -> (AnomalyKind, Severity)) -> Vec<Arc<T>> {
+        let limit = self.limit.unwrap_or(100).min(10_000);
+        items
+            .into_iter()
+            .filter(|item| {
+                let (kind, severity) = facets(item);
+                self.kind.as_deref().is_none_or(|k| kind.as_str() == k)
+                    && self.severity.as_deref().is_none_or(|v| severity.as_str() == v)
+            })
+            .take(limit)
+            .collect()
+    }
+}
+
 async fn anomalies(State(s): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.unwrap_or(100).min(10_000);
-    let list: Vec<_> = s
-        .recent_anomalies(usize::MAX)
-        .into_iter()
-        .filter(|a| q.kind.as_deref().is_none_or(|k| a.kind.as_str() == k))
-        .filter(|a| q.severity.as_deref().is_none_or(|v| a.severity.as_str() == v))
-        .take(limit)
-        .collect();
+    let list = q.select(s.recent_anomalies(usize::MAX), |a| (a.kind, a.severity));
     Json(json!({ "count": list.len(), "anomalies": list })).into_response()
 }
 
 async fn incidents(State(s): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.unwrap_or(100).min(10_000);
-    let list: Vec<_> = s
-        .recent_incidents(usize::MAX)
-        .into_iter()
-        .filter(|i| q.kind.as_deref().is_none_or(|k| i.kind.as_str() == k))
-        .filter(|i| q.severity.as_deref().is_none_or(|v| i.severity.as_str() == v))
-        .take(limit)
-        .collect();
+    let list = q.select(s.recent_incidents(usize::MAX), |i| (i.kind, i.severity));
     Json(json!({ "count": list.len(), "incidents": list })).into_response()
 }
 
@@ -102,4 +107,48 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         "recent_incidents": s.recent_incidents(10),
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Anomaly;
+
+    fn anomaly(kind: AnomalyKind, severity: Severity) -> Arc<Anomaly> {
+        Arc::new(Anomaly {
+            line: None,
+            timestamp: jiff::Timestamp::UNIX_EPOCH,
+            kind,
+            detectors: vec![],
+            score: 0.9,
+            severity,
+            endpoint: "GET /a".into(),
+            client: None,
+            reason: String::new(),
+            features: vec![],
+            raw: None,
+        })
+    }
+
+    #[test]
+    fn lists_filter_by_kind_and_severity_then_limit() {
+        let items = vec![
+            anomaly(AnomalyKind::ResponseTime, Severity::High),
+            anomaly(AnomalyKind::Volume, Severity::High),
+            anomaly(AnomalyKind::ResponseTime, Severity::Low),
+            anomaly(AnomalyKind::ResponseTime, Severity::High),
+        ];
+        let q = |limit, kind: Option<&str>, severity: Option<&str>| ListQuery {
+            limit,
+            kind: kind.map(String::from),
+            severity: severity.map(String::from),
+        };
+        let facets = |a: &Anomaly| (a.kind, a.severity);
+        assert_eq!(q(None, None, None).select(items.clone(), facets).len(), 4);
+        assert_eq!(q(None, Some("response_time"), None).select(items.clone(), facets).len(), 3);
+        assert_eq!(q(None, Some("response_time"), Some("high")).select(items.clone(), facets).len(), 2);
+        let first = q(Some(1), Some("response_time"), Some("low")).select(items.clone(), facets);
+        assert!(Arc::ptr_eq(&first[0], &items[2]));
+        assert!(q(None, Some("nope"), None).select(items, facets).is_empty());
+    }
 }
