@@ -104,6 +104,7 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         },
         "lines_processed": s.lines_processed.load(Ordering::Relaxed),
         "training": training,
+        "maintenance": s.maintenance_status(),
         "recent_incidents": s.recent_incidents(10),
     }))
     .into_response()

@@ -51,8 +51,7 @@ const CHANNEL_BATCHES: usize = 16;
 /// Run the daemon until `shutdown` is cancelled (or a finite source ends).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
     let metrics = Arc::new(Metrics::new());
-    let state = Arc::new(AppState::new(metrics.clone(), cfg.source.kind.as_str(), cfg.server.recent_anomalies));
-    state.training.lock().expect("not poisoned").min_training_events = cfg.detection.min_training_events;
+    let state = Arc::new(AppState::new(metrics.clone(), &cfg));
 
     let server_stop = CancellationToken::new();
     let server = if cfg.server.enabled {

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::detect::suppress::Hold;
 use crate::detect::{Anomaly, Detector, Incidents, TrainReport};
 use crate::features::FeatureRow;
 use crate::parse::Parser;
-use crate::sink::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, RequestLabels, SourceLabel};
+use crate::sink::metrics::{
+    status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel,
+};
 use crate::sink::{Finding, FindingSink, Metrics};
 use crate::source::RawLine;
 
@@ -36,7 +39,7 @@ pub struct Pipeline {
     sinks: Vec<Arc<dyn FindingSink>>,
     source: SourceLabel,
     mode: Mode,
-    warmup: Option<Vec<FeatureRow>>,
+    warmup: Option<Vec<(FeatureRow, Option<Hold>)>>,
     training_events: usize,
     per_event_metrics: bool,
     label_endpoints: HashSet<Arc<str>>,
@@ -182,12 +185,27 @@ impl Pipeline {
         out.push(a);
     }
 
-    fn score_row(&mut self, row: FeatureRow, out: &mut Vec<Anomaly>) {
+    /// Rate windows that closed: reported unless a maintenance window overlaps them.
+    fn handle_windows(&mut self, closed: Vec<Anomaly>, out: &mut Vec<Anomaly>) {
+        for a in closed {
+            if self.detector.in_maintenance(&a) {
+                tracing::debug!(endpoint = %a.endpoint, reason = %a.reason, "Volume anomaly in a maintenance window; not reported");
+                continue;
+            }
+            self.handle_anomaly(a, out);
+        }
+    }
+
+    fn score_row(&mut self, row: FeatureRow, hold: Option<Hold>, out: &mut Vec<Anomaly>) {
+        if hold.is_none_or(|h| h == Hold::Maintenance) {
+            let closed = self.detector.count_rate(&row);
+            self.handle_windows(closed, out);
+        }
+        if hold.is_some() {
+            return;
+        }
         if self.detector.is_trained() {
             self.metrics.events_scored.inc();
-        }
-        for a in self.detector.count_rate(&row) {
-            self.handle_anomaly(a, out);
         }
         match self.detector.score(&row) {
             Some(a) => self.handle_anomaly(a, out),
@@ -210,22 +228,30 @@ impl Pipeline {
             }
             let row = self.detector.observe(event);
             self.record_metrics(&row);
+            let hold = self.detector.hold(&row);
+            if let Some(h) = hold {
+                self.metrics.suppressed.get_or_create(&ReasonLabel { reason: h.label().into() }).inc();
+            }
             match self.mode {
                 Mode::LearnOnly => {
-                    self.detector.learn(&row);
+                    if hold.is_none() {
+                        self.detector.learn(&row);
+                    }
                     if self.detector.fit_due() && self.detector.is_trained() {
                         self.fit();
                     }
                 }
                 Mode::ScanSelfTrained if self.warmup.is_some() => {
-                    self.detector.learn(&row);
+                    if hold.is_none() {
+                        self.detector.learn(&row);
+                    }
                     let buf = self.warmup.as_mut().expect("checked");
-                    buf.push(row);
+                    buf.push((row, hold));
                     if buf.len() >= self.training_events {
                         self.end_warmup(&mut out);
                     }
                 }
-                _ => self.score_row(row, &mut out),
+                _ => self.score_row(row, hold, &mut out),
             }
         }
         out
@@ -236,9 +262,13 @@ impl Pipeline {
         if buf.len() >= 50 {
             let _ = self.fit();
         }
-        for row in buf {
-            for a in self.detector.count_rate(&row) {
-                self.handle_anomaly(a, out);
+        for (row, hold) in buf {
+            if hold.is_none_or(|h| h == Hold::Maintenance) {
+                let closed = self.detector.count_rate(&row);
+                self.handle_windows(closed, out);
+            }
+            if hold.is_some() {
+                continue;
             }
             if let Some(a) = self.detector.score(&row) {
                 self.handle_anomaly(a, out);
@@ -274,9 +304,8 @@ impl Pipeline {
     /// Close rate windows and quiet incidents as of `now` (event time).
     pub fn tick(&mut self, now: Timestamp) -> Vec<Anomaly> {
         let mut out = Vec::new();
-        for a in self.detector.advance_rate(now) {
-            self.handle_anomaly(a, &mut out);
-        }
+        let closed = self.detector.advance_rate(now);
+        self.handle_windows(closed, &mut out);
         for inc in self.incidents.expire(now) {
             self.publish(Finding::IncidentResolved(Arc::new(inc)));
         }

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::config::Config;
+use crate::detect::suppress::{MaintenanceWindow, WindowStatus};
 use crate::detect::{Anomaly, Incident};
 use crate::sink::{Finding, FindingSink, Metrics};
 
@@ -47,27 +49,41 @@ pub struct AppState {
     pub loki: Mutex<Option<Arc<crate::source::loki::SourceStatus>>>,
     pub training: Mutex<TrainingStatus>,
     pub lines_processed: AtomicU64,
+    /// The configured maintenance windows (for `/api/v1/status`).
+    maintenance: Vec<MaintenanceWindow>,
     recent: Mutex<VecDeque<Arc<Anomaly>>>,
     incidents: Mutex<VecDeque<Arc<Incident>>>,
     capacity: usize,
 }
 
 impl AppState {
-    pub fn new(metrics: Arc<Metrics>, source_kind: &'static str, capacity: usize) -> AppState {
+    /// From a validated config.
+    pub fn new(metrics: Arc<Metrics>, cfg: &Config) -> AppState {
         AppState {
             metrics,
             started: Timestamp::now(),
-            source_kind,
+            source_kind: cfg.source.kind.as_str(),
             source_ready: AtomicBool::new(false),
             pipeline_running: AtomicBool::new(false),
             source_error: Mutex::new(None),
             loki: Mutex::new(None),
-            training: Mutex::new(TrainingStatus { mode: "rules_only", ..Default::default() }),
+            training: Mutex::new(TrainingStatus {
+                mode: "rules_only",
+                min_training_events: cfg.detection.min_training_events,
+                ..Default::default()
+            }),
             lines_processed: AtomicU64::new(0),
+            maintenance: cfg.suppress.windows().expect("suppress.maintenance is validated at start-up"),
             recent: Mutex::new(VecDeque::new()),
             incidents: Mutex::new(VecDeque::new()),
-            capacity,
+            capacity: cfg.server.recent_anomalies,
         }
+    }
+
+    /// The maintenance windows and whether each is open now.
+    pub fn maintenance_status(&self) -> Vec<WindowStatus> {
+        let now = Timestamp::now();
+        self.maintenance.iter().map(|w| w.status(now)).collect()
     }
 
     /// The source has answered: for Loki, its last request succeeded.
