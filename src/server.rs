@@ -1,5 +1,5 @@
 //! The HTTP server: `/metrics`, `/healthz`, `/readyz`, `/api/v1/anomalies`, `/api/v1/incidents`,
-//! `/api/v1/status`.
+//! `/api/v1/status`, and `POST /api/v1/rebaseline`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -7,13 +7,14 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::pipeline::RebaselineError;
 use crate::app::state::AppState;
 use crate::config::Severity;
 use crate::detect::AnomalyKind;
@@ -27,6 +28,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/anomalies", get(anomalies))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/rebaseline", post(rebaseline))
         .with_state(state)
 }
 
@@ -108,6 +110,34 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         "recent_incidents": s.recent_incidents(10),
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct RebaselineQuery {
+    endpoint: Option<String>,
+}
+
+/// Endpoint names listed with a 404, at most.
+const KNOWN_LISTED: usize = 100;
+
+/// `POST /api/v1/rebaseline?endpoint=GET%20/api/products` (`endpoint=*`: everything).
+async fn rebaseline(State(s): State<Arc<AppState>>, Query(q): Query<RebaselineQuery>) -> Response {
+    let Some(endpoint) = q.endpoint.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()) else {
+        let error = "missing query parameter `endpoint`, e.g. ?endpoint=GET%20/api/products (or * for every endpoint)";
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
+    };
+    match s.rebaseline(endpoint).await {
+        Some(Ok(done)) => Json(done).into_response(),
+        Some(Err(e)) => {
+            let RebaselineError::UnknownEndpoint { known, .. } = &e;
+            let listed: Vec<&String> = known.iter().take(KNOWN_LISTED).collect();
+            (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string(), "known_endpoints": listed }))).into_response()
+        }
+        None => {
+            let error = "the pipeline is not running (the input ended or the daemon is stopping)";
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error }))).into_response()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,12 @@
 //! endpoint's p99, a burst of 5xx rather than a single one, a feature far outside its baseline), so
 //! that every anomaly can say why in a sentence and healthy traffic stays quiet.
 
-use std::collections::VecDeque;
+pub mod rebaseline;
+
+pub use rebaseline::{Reset, RELEARN_EVENTS};
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -101,6 +106,9 @@ pub struct Detector {
     trained: Option<Trained>,
     rate: RateTracker,
     fits: u64,
+    /// Re-baselined endpoints waiting for a baseline of their own again, with the events learned
+    /// since (see [`rebaseline`]).
+    relearning: HashMap<Arc<str>, usize>,
 }
 
 impl Detector {
@@ -114,6 +122,7 @@ impl Detector {
             trained: None,
             rate: RateTracker::new(cfg.detection.rate_window_secs),
             fits: 0,
+            relearning: HashMap::new(),
             cfg: cfg.clone(),
         }
     }
@@ -167,6 +176,9 @@ impl Detector {
     pub fn learn(&mut self, row: &FeatureRow) {
         if self.window.len() >= self.cfg.detection.training_events {
             self.window.pop_front();
+        }
+        if let Some(n) = self.relearning.get_mut(&row.summary.endpoint) {
+            *n += 1;
         }
         self.window.push_back(row.summary.clone());
     }
@@ -248,17 +260,21 @@ impl Detector {
             &mut report,
         );
         self.rate.seed(&baselines);
+        // A re-baselined endpoint with events in the window has its own baseline again.
+        self.relearning.retain(|ep, _| !baselines.endpoints.contains_key(ep));
         let trained_through = events.last().map_or(0.0, |e| e.time);
         self.trained =
             Some(Trained { baselines, forest, response_time, status_code, trained_through, events: events.len() });
         Ok(report)
     }
 
-    /// Score one event: rules always, models once trained. `None` when nothing is abnormal.
+    /// Score one event: rules always, models once trained (and, on a re-baselined endpoint, once
+    /// it has its own baseline again). `None` when nothing is abnormal.
     pub fn score(&self, row: &FeatureRow) -> Option<Anomaly> {
         let e = &row.event;
         let mut verdicts: Vec<explain::Verdict> = self.rules.check(e).into_iter().map(explain::Verdict::Rule).collect();
-        if let Some(t) = &self.trained {
+        let trained = self.trained.as_ref().filter(|_| !self.relearning.contains_key(&row.summary.endpoint));
+        if let Some(t) = trained {
             let v = self.features.vectors(&row.summary, &t.baselines);
             let ev = &v.evidence;
             if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
