@@ -123,6 +123,21 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Accept a new normal for an endpoint of the running daemon (after a deploy): it forgets the
+    /// endpoint's baseline and relearns it from new traffic; the models and other endpoints stay.
+    ///
+    /// Prints what was reset as JSON. Exit 1 if the daemon refuses (an unknown endpoint) or is
+    /// unreachable.
+    Rebaseline {
+        /// The endpoint as the detector names it ("GET /api/users/{id}"; a concrete path such as
+        /// "GET /api/users/42" is mapped to its template), or `*` for every endpoint.
+        endpoint: String,
+        /// Base URL of the daemon. Default: from server.listen.
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -172,6 +187,14 @@ fn named_scenario(
             key: "--scenario".into(),
             problem: format!("unknown scenario {name:?}; expected one of {}", SCENARIOS.join(", ")),
         })
+    })
+}
+
+/// The daemon's base URL: `--url`, else from `server.listen`.
+fn daemon_url(url: Option<&str>, config: Option<&PathBuf>) -> Result<String, BadConfig> {
+    Ok(match url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", load(config, None)?.server.listen.replace("0.0.0.0", "127.0.0.1")),
     })
 }
 
@@ -354,19 +377,29 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Healthcheck { url, config } => {
-            let url = match url {
-                Some(u) => u.trim_end_matches('/').to_string(),
-                None => {
-                    let cfg = load(config.as_ref(), None)?;
-                    format!("http://{}", cfg.server.listen.replace("0.0.0.0", "127.0.0.1"))
-                }
-            };
+            let url = daemon_url(url.as_deref(), config.as_ref())?;
             let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
             let resp = client.get(format!("{url}/healthz")).send().await.with_context(|| format!("{url}/healthz"))?;
             if !resp.status().is_success() {
                 anyhow::bail!("{url}/healthz answered {}", resp.status());
             }
             println!("healthy: {url}");
+        }
+        Command::Rebaseline { endpoint, url, config } => {
+            let url = daemon_url(url.as_deref(), config.as_ref())?;
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+            let resp = client
+                .post(format!("{url}/api/v1/rebaseline"))
+                .query(&[("endpoint", endpoint)])
+                .send()
+                .await
+                .with_context(|| format!("{url}/api/v1/rebaseline"))?;
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.context("reading the daemon's answer")?;
+            if !status.is_success() {
+                anyhow::bail!("{status}: {}", body["error"].as_str().unwrap_or("no reason given"));
+            }
+            println!("{body}");
         }
     }
     Ok(())

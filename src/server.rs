@@ -1,5 +1,5 @@
 //! The HTTP server: `/metrics`, `/healthz`, `/readyz`, `/api/v1/anomalies`, `/api/v1/incidents`,
-//! `/api/v1/status`.
+//! `/api/v1/status`, and `POST /api/v1/rebaseline`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -7,14 +7,17 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::pipeline::RebaselineError;
 use crate::app::state::AppState;
+use crate::config::Severity;
+use crate::detect::AnomalyKind;
 
 /// Build the router.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -25,6 +28,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/anomalies", get(anomalies))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/rebaseline", post(rebaseline))
         .with_state(state)
 }
 
@@ -61,27 +65,30 @@ struct ListQuery {
     severity: Option<String>,
 }
 
+impl ListQuery {
+    /// The items (newest first) that pass the `kind` and `severity` filters, at most `limit`
+    /// (default 100, capped at 10,000).
+    fn select<T>(&self, items: Vec<Arc<T>>, facets: impl Fn(&T) -> (AnomalyKind, Severity)) -> Vec<Arc<T>> {
+        let limit = self.limit.unwrap_or(100).min(10_000);
+        items
+            .into_iter()
+            .filter(|item| {
+                let (kind, severity) = facets(item);
+                self.kind.as_deref().is_none_or(|k| kind.as_str() == k)
+                    && self.severity.as_deref().is_none_or(|v| severity.as_str() == v)
+            })
+            .take(limit)
+            .collect()
+    }
+}
+
 async fn anomalies(State(s): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.unwrap_or(100).min(10_000);
-    let list: Vec<_> = s
-        .recent_anomalies(usize::MAX)
-        .into_iter()
-        .filter(|a| q.kind.as_deref().is_none_or(|k| a.kind.as_str() == k))
-        .filter(|a| q.severity.as_deref().is_none_or(|v| a.severity.as_str() == v))
-        .take(limit)
-        .collect();
+    let list = q.select(s.recent_anomalies(usize::MAX), |a| (a.kind, a.severity));
     Json(json!({ "count": list.len(), "anomalies": list })).into_response()
 }
 
 async fn incidents(State(s): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.unwrap_or(100).min(10_000);
-    let list: Vec<_> = s
-        .recent_incidents(usize::MAX)
-        .into_iter()
-        .filter(|i| q.kind.as_deref().is_none_or(|k| i.kind.as_str() == k))
-        .filter(|i| q.severity.as_deref().is_none_or(|v| i.severity.as_str() == v))
-        .take(limit)
-        .collect();
+    let list = q.select(s.recent_incidents(usize::MAX), |i| (i.kind, i.severity));
     Json(json!({ "count": list.len(), "incidents": list })).into_response()
 }
 
@@ -99,7 +106,80 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         },
         "lines_processed": s.lines_processed.load(Ordering::Relaxed),
         "training": training,
+        "maintenance": s.maintenance_status(),
         "recent_incidents": s.recent_incidents(10),
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct RebaselineQuery {
+    endpoint: Option<String>,
+}
+
+/// Endpoint names listed with a 404, at most.
+const KNOWN_LISTED: usize = 100;
+
+/// `POST /api/v1/rebaseline?endpoint=GET%20/api/products` (`endpoint=*`: everything).
+async fn rebaseline(State(s): State<Arc<AppState>>, Query(q): Query<RebaselineQuery>) -> Response {
+    let Some(endpoint) = q.endpoint.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()) else {
+        let error = "missing query parameter `endpoint`, e.g. ?endpoint=GET%20/api/products (or * for every endpoint)";
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
+    };
+    match s.rebaseline(endpoint).await {
+        Some(Ok(done)) => Json(done).into_response(),
+        Some(Err(e)) => {
+            let RebaselineError::UnknownEndpoint { known, .. } = &e;
+            let listed: Vec<&String> = known.iter().take(KNOWN_LISTED).collect();
+            (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string(), "known_endpoints": listed }))).into_response()
+        }
+        None => {
+            let error = "the pipeline is not running (the input ended or the daemon is stopping)";
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error }))).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Anomaly;
+
+    fn anomaly(kind: AnomalyKind, severity: Severity) -> Arc<Anomaly> {
+        Arc::new(Anomaly {
+            line: None,
+            timestamp: jiff::Timestamp::UNIX_EPOCH,
+            kind,
+            detectors: vec![],
+            score: 0.9,
+            severity,
+            endpoint: "GET /a".into(),
+            client: None,
+            reason: String::new(),
+            features: vec![],
+            raw: None,
+        })
+    }
+
+    #[test]
+    fn lists_filter_by_kind_and_severity_then_limit() {
+        let items = vec![
+            anomaly(AnomalyKind::ResponseTime, Severity::High),
+            anomaly(AnomalyKind::Volume, Severity::High),
+            anomaly(AnomalyKind::ResponseTime, Severity::Low),
+            anomaly(AnomalyKind::ResponseTime, Severity::High),
+        ];
+        let q = |limit, kind: Option<&str>, severity: Option<&str>| ListQuery {
+            limit,
+            kind: kind.map(String::from),
+            severity: severity.map(String::from),
+        };
+        let facets = |a: &Anomaly| (a.kind, a.severity);
+        assert_eq!(q(None, None, None).select(items.clone(), facets).len(), 4);
+        assert_eq!(q(None, Some("response_time"), None).select(items.clone(), facets).len(), 3);
+        assert_eq!(q(None, Some("response_time"), Some("high")).select(items.clone(), facets).len(), 2);
+        let first = q(Some(1), Some("response_time"), Some("low")).select(items.clone(), facets);
+        assert!(Arc::ptr_eq(&first[0], &items[2]));
+        assert!(q(None, Some("nope"), None).select(items, facets).is_empty());
+    }
 }

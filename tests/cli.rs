@@ -51,6 +51,30 @@ fn a_bad_value_exits_2_and_names_the_key() {
 }
 
 #[test]
+fn a_bad_maintenance_window_exits_2_and_names_the_exact_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let window = |body: &str| {
+        format!("[[suppress.maintenance]]\nfrom = \"02:00\"\nto = \"04:00\"\n\n[[suppress.maintenance]]\n{body}\n")
+    };
+    let cases = [
+        ("start = \"2026-03-01T22:00:00Z\"\nend = \"2026-03-01T21:00:00Z\"", "suppress.maintenance[1].end"),
+        ("start = \"yesterday\"\nend = \"2026-03-01T21:00:00Z\"", "suppress.maintenance[1].start"),
+        ("days = [\"sun\", \"sonday\"]\nfrom = \"02:00\"\nto = \"04:00\"", "suppress.maintenance[1].days[1]"),
+        ("from = \"2:00 am\"\nto = \"04:00\"", "suppress.maintenance[1].from"),
+        ("from = \"02:00\"\nto = \"04:00\"\ntimezone = \"Europe/Atlantis\"", "suppress.maintenance[1].timezone"),
+        ("from = \"02:00\"\nto = \"04:00\"\nendpoints = [\"(unclosed\"]", "suppress.maintenance[1].endpoints[0]"),
+    ];
+    for (i, (body, key)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&p, window(body)).unwrap();
+        let o = bin().args(["check-config", "--config"]).arg(&p).output().unwrap();
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains(&format!("{key}:")), "expected {key} in: {err}");
+    }
+}
+
+#[test]
 fn an_unknown_key_exits_2_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("typo.toml");

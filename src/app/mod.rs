@@ -18,7 +18,7 @@ use crate::sink::console::ConsoleSink;
 use crate::sink::{FindingSink, Metrics};
 use crate::source::{RawLine, SourceError};
 use pipeline::{Mode, Pipeline};
-use state::{AppState, ModelStatus, RecentSink, TrainingStatus};
+use state::{AppState, ModelStatus, PipelineCommand, RecentSink, TrainingStatus};
 
 /// What stops the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +47,14 @@ impl AppError {
 
 /// Batches in flight between the source and the pipeline (backpressure beyond this).
 const CHANNEL_BATCHES: usize = 16;
+/// Requests from the HTTP server waiting for the pipeline.
+const CHANNEL_COMMANDS: usize = 8;
 
 /// Run the daemon until `shutdown` is cancelled (or a finite source ends).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
     let metrics = Arc::new(Metrics::new());
-    let state = Arc::new(AppState::new(metrics.clone(), cfg.source.kind.as_str(), cfg.server.recent_anomalies));
-    state.training.lock().expect("not poisoned").min_training_events = cfg.detection.min_training_events;
+    let (commands_tx, commands) = mpsc::channel::<PipelineCommand>(CHANNEL_COMMANDS);
+    let state = Arc::new(AppState::new(metrics.clone(), &cfg, commands_tx));
 
     let server_stop = CancellationToken::new();
     let server = if cfg.server.enabled {
@@ -133,7 +135,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
             pipeline.restore(saved);
         }
     }
-    let result = drive(pipeline, rx, state.clone(), lag, &cfg, state_dir).await;
+    let result = drive(pipeline, rx, commands, state.clone(), lag, &cfg, state_dir).await;
 
     match source.await {
         Ok(Ok(())) => {}
@@ -230,6 +232,7 @@ fn training_status(p: &Pipeline, cfg: &Config) -> TrainingStatus {
         last_fit: t.and_then(|t| Timestamp::from_nanosecond((t.trained_through * 1e9) as i128).ok()),
         models: MODEL_NAMES.iter().map(|n| model(n)).collect(),
         endpoints_tracked: t.map_or(0, |t| t.baselines.endpoints.len()),
+        relearning: d.relearning(),
     }
 }
 
@@ -240,10 +243,12 @@ fn save_state(dir: &std::path::Path, p: &Pipeline) {
     }
 }
 
-/// Feed batches to the pipeline (off the reactor) and tick the windows, until the channel closes.
+/// Feed batches to the pipeline (off the reactor), apply the server's commands between batches and
+/// tick the windows, until the channel closes.
 async fn drive(
     pipeline: Pipeline,
     mut rx: mpsc::Receiver<Vec<RawLine>>,
+    mut commands: mpsc::Receiver<PipelineCommand>,
     state: Arc<AppState>,
     lag: Option<Duration>,
     cfg: &Config,
@@ -272,6 +277,25 @@ async fn drive(
                 .await
                 .map_err(|e| AppError::Task(e.to_string()))?;
                 state.lines_processed.fetch_add(n, Ordering::Relaxed);
+                *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
+                pipeline = Some(p);
+            }
+            Some(command) = commands.recv() => {
+                let PipelineCommand::Rebaseline { endpoint, reply } = command;
+                let mut p = pipeline.take().expect("pipeline is returned after each batch");
+                let dir = state_dir.clone();
+                let (p, result) = tokio::task::spawn_blocking(move || {
+                    let result = p.rebaseline(&endpoint);
+                    if let (Some(dir), Ok(_)) = (dir, &result) {
+                        // Saved at once: a restart must not bring the old baseline back.
+                        p.fitted_since_save = false;
+                        save_state(&dir, &p);
+                    }
+                    (p, result)
+                })
+                .await
+                .map_err(|e| AppError::Task(e.to_string()))?;
+                let _ = reply.send(result);
                 *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
                 pipeline = Some(p);
             }

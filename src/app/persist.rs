@@ -27,6 +27,9 @@ pub struct Snapshot {
     pub trained: Option<Trained>,
     pub window: Vec<TrainingEvent>,
     pub incidents: Vec<Incident>,
+    /// Re-baselined endpoints not relearned yet (absent in files written before re-baselining).
+    #[serde(default)]
+    pub relearning: Vec<String>,
 }
 
 fn path(dir: &Path) -> PathBuf {
@@ -94,6 +97,7 @@ mod tests {
             trained: None,
             window: Vec::new(),
             incidents: Vec::new(),
+            relearning: Vec::new(),
         }
     }
 

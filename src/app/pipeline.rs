@@ -6,12 +6,17 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;
+use serde::Serialize;
 
 use crate::config::Config;
-use crate::detect::{Anomaly, Detector, Incidents, TrainReport};
+use crate::detect::engine::Reset;
+use crate::detect::suppress::Hold;
+use crate::detect::{Anomaly, AnomalyKind, Detector, Incidents, TrainReport};
 use crate::features::FeatureRow;
 use crate::parse::Parser;
-use crate::sink::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, RequestLabels, SourceLabel};
+use crate::sink::metrics::{
+    status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel,
+};
 use crate::sink::{Finding, FindingSink, Metrics};
 use crate::source::RawLine;
 
@@ -28,6 +33,24 @@ pub enum Mode {
     LearnOnly,
 }
 
+/// What a re-baseline did (the answer of `POST /api/v1/rebaseline`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rebaselined {
+    /// The endpoint as the detector names it (`*` for every endpoint).
+    pub endpoint: String,
+    #[serde(flatten)]
+    pub reset: Reset,
+    /// Open incidents on the endpoint closed (resolved) by the re-baseline.
+    pub incidents_closed: usize,
+}
+
+/// Why a re-baseline was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RebaselineError {
+    #[error("unknown endpoint {endpoint:?}: it has no baseline, training events or open incident")]
+    UnknownEndpoint { endpoint: String, known: Vec<String> },
+}
+
 /// Parse, detect, roll up and publish.
 pub struct Pipeline {
     parser: Parser,
@@ -37,7 +60,7 @@ pub struct Pipeline {
     sinks: Vec<Arc<dyn FindingSink>>,
     source: SourceLabel,
     mode: Mode,
-    warmup: Option<Vec<FeatureRow>>,
+    warmup: Option<Vec<(FeatureRow, Option<Hold>)>>,
     training_events: usize,
     per_event_metrics: bool,
     label_endpoints: HashSet<Arc<str>>,
@@ -45,7 +68,7 @@ pub struct Pipeline {
     watermark: Option<Timestamp>,
     /// Called with each training report (for logs and status).
     pub last_report: Option<TrainReport>,
-    /// Models were (re)fitted since the state was last saved.
+    /// What was learned changed (a fit, a re-baseline) since the state was last saved.
     pub fitted_since_save: bool,
     columns: Vec<String>,
     /// `lines_parsed` per format, looked up once (the family's lookup allocates and locks).
@@ -191,16 +214,41 @@ impl Pipeline {
         out.push(a);
     }
 
-    fn score_row(&mut self, row: FeatureRow, out: &mut Vec<Anomaly>) {
+    /// Rate windows that closed: reported unless a maintenance window overlaps them.
+    fn handle_windows(&mut self, closed: Vec<Anomaly>, out: &mut Vec<Anomaly>) {
+        for a in closed {
+            if self.detector.in_maintenance(&a) {
+                tracing::debug!(endpoint = %a.endpoint, reason = %a.reason, "Volume anomaly in a maintenance window; not reported");
+                continue;
+            }
+            self.handle_anomaly(a, out);
+        }
+    }
+
+    /// Learn a clean event; a re-baselined endpoint gets its baseline back once it has enough.
+    fn learn(&mut self, row: &FeatureRow) {
+        self.detector.learn(row);
+        if let Some(endpoint) = self.detector.relearn_due() {
+            let events = self.detector.relearn(&endpoint);
+            tracing::info!(endpoint = %endpoint, events, "Re-baselined endpoint relearned; the models judge it again");
+            self.fitted_since_save = true;
+        }
+    }
+
+    fn score_row(&mut self, row: FeatureRow, hold: Option<Hold>, out: &mut Vec<Anomaly>) {
+        if hold.is_none_or(|h| h == Hold::Maintenance) {
+            let closed = self.detector.count_rate(&row);
+            self.handle_windows(closed, out);
+        }
+        if hold.is_some() {
+            return;
+        }
         if self.detector.is_trained() {
             self.metrics.events_scored.inc();
         }
-        for a in self.detector.count_rate(&row) {
-            self.handle_anomaly(a, out);
-        }
         match self.detector.score(&row) {
             Some(a) => self.handle_anomaly(a, out),
-            None => self.detector.learn(&row),
+            None => self.learn(&row),
         }
         if self.detector.fit_due() {
             self.fit();
@@ -219,22 +267,30 @@ impl Pipeline {
             }
             let row = self.detector.observe(event);
             self.record_metrics(&row);
+            let hold = self.detector.hold(&row);
+            if let Some(h) = hold {
+                self.metrics.suppressed.get_or_create(&ReasonLabel { reason: h.label().into() }).inc();
+            }
             match self.mode {
                 Mode::LearnOnly => {
-                    self.detector.learn(&row);
+                    if hold.is_none() {
+                        self.learn(&row);
+                    }
                     if self.detector.fit_due() && self.detector.is_trained() {
                         self.fit();
                     }
                 }
                 Mode::ScanSelfTrained if self.warmup.is_some() => {
-                    self.detector.learn(&row);
+                    if hold.is_none() {
+                        self.learn(&row);
+                    }
                     let buf = self.warmup.as_mut().expect("checked");
-                    buf.push(row);
+                    buf.push((row, hold));
                     if buf.len() >= self.training_events {
                         self.end_warmup(&mut out);
                     }
                 }
-                _ => self.score_row(row, &mut out),
+                _ => self.score_row(row, hold, &mut out),
             }
         }
         out
@@ -245,9 +301,13 @@ impl Pipeline {
         if buf.len() >= 50 {
             let _ = self.fit();
         }
-        for row in buf {
-            for a in self.detector.count_rate(&row) {
-                self.handle_anomaly(a, out);
+        for (row, hold) in buf {
+            if hold.is_none_or(|h| h == Hold::Maintenance) {
+                let closed = self.detector.count_rate(&row);
+                self.handle_windows(closed, out);
+            }
+            if hold.is_some() {
+                continue;
             }
             if let Some(a) = self.detector.score(&row) {
                 self.handle_anomaly(a, out);
@@ -265,6 +325,7 @@ impl Pipeline {
             trained: trained.cloned(),
             window,
             incidents: self.incidents.export(),
+            relearning: self.detector.relearning(),
         }
     }
 
@@ -273,6 +334,7 @@ impl Pipeline {
         let trained = s.trained.is_some();
         self.incidents.restore(s.incidents);
         self.detector.restore(s.trained, s.window);
+        self.detector.resume_relearning(s.relearning);
         if trained {
             for name in crate::detect::engine::MODEL_NAMES {
                 self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);
@@ -283,14 +345,67 @@ impl Pipeline {
     /// Close rate windows and quiet incidents as of `now` (event time).
     pub fn tick(&mut self, now: Timestamp) -> Vec<Anomaly> {
         let mut out = Vec::new();
-        for a in self.detector.advance_rate(now) {
-            self.handle_anomaly(a, &mut out);
-        }
+        let closed = self.detector.advance_rate(now);
+        self.handle_windows(closed, &mut out);
         for inc in self.incidents.expire(now) {
             self.publish(Finding::IncidentResolved(Arc::new(inc)));
         }
         self.metrics.open_incidents.set(self.incidents.open_count() as i64);
         out
+    }
+
+    /// Accept a new normal for `endpoint` (`*`: every endpoint): forget its baseline and training
+    /// events, relearn it from the events that follow, and resolve its open incidents. The models
+    /// and the other endpoints' baselines are kept. `endpoint` is the detector's name for it
+    /// (`GET /api/users/{id}`); a concrete request (`GET /api/users/42`) is mapped to that.
+    pub fn rebaseline(&mut self, endpoint: &str) -> Result<Rebaselined, RebaselineError> {
+        let endpoint = endpoint.trim();
+        let (endpoint, reset) = if endpoint == "*" {
+            for name in crate::detect::engine::MODEL_NAMES {
+                self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(0);
+            }
+            ("*".to_string(), self.detector.rebaseline_all())
+        } else {
+            let Some(name) = self.resolve(endpoint) else {
+                return Err(RebaselineError::UnknownEndpoint {
+                    endpoint: endpoint.to_string(),
+                    known: self.detector.known_endpoints(),
+                });
+            };
+            let reset = self.detector.rebaseline(&name);
+            (name, reset)
+        };
+        // Rule incidents (`suspicious`) are about clients, not baselines: they stay.
+        let closed = self
+            .incidents
+            .close_where(|i| i.kind != AnomalyKind::Suspicious && (endpoint == "*" || i.endpoint == endpoint));
+        let incidents_closed = closed.len();
+        for inc in closed {
+            self.publish(Finding::IncidentResolved(Arc::new(inc)));
+        }
+        self.metrics.open_incidents.set(self.incidents.open_count() as i64);
+        self.fitted_since_save = true;
+        tracing::info!(
+            endpoint = %endpoint,
+            baselines_dropped = reset.baselines_dropped,
+            events_dropped = reset.events_dropped,
+            incidents_closed,
+            relearn_after_events = reset.relearn_after_events,
+            "Re-baselined; relearning from new events"
+        );
+        Ok(Rebaselined { endpoint, reset, incidents_closed })
+    }
+
+    /// The detector's name for `name`: as given, or the template of a concrete request.
+    fn resolve(&self, name: &str) -> Option<String> {
+        let known = |e: &str| self.detector.knows(e) || self.incidents.has_endpoint(e);
+        if known(name) {
+            return Some(name.to_string());
+        }
+        let (method, target) = name.split_once(' ')?;
+        let (path, _) = crate::parse::endpoint::split_target(target);
+        let key = crate::parse::endpoint::request_key(Some(&method.to_ascii_uppercase()), path);
+        known(&key).then_some(key)
     }
 
     /// End of input: score what is still buffered and close every incident.

@@ -7,9 +7,20 @@ use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 
+use super::pipeline::{RebaselineError, Rebaselined};
+use crate::config::Config;
+use crate::detect::suppress::{MaintenanceWindow, WindowStatus};
 use crate::detect::{Anomaly, Incident};
 use crate::sink::{Finding, FindingSink, Metrics};
+
+/// A request from the HTTP server to the pipeline, applied between two batches.
+#[derive(Debug)]
+pub enum PipelineCommand {
+    /// See [`Pipeline::rebaseline`](super::pipeline::Pipeline::rebaseline).
+    Rebaseline { endpoint: String, reply: oneshot::Sender<Result<Rebaselined, RebaselineError>> },
+}
 
 /// Training state as reported.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -22,6 +33,8 @@ pub struct TrainingStatus {
     pub last_fit: Option<Timestamp>,
     pub models: Vec<ModelStatus>,
     pub endpoints_tracked: usize,
+    /// Re-baselined endpoints judged by rules only until they are relearned.
+    pub relearning: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,27 +60,50 @@ pub struct AppState {
     pub loki: Mutex<Option<Arc<crate::source::loki::SourceStatus>>>,
     pub training: Mutex<TrainingStatus>,
     pub lines_processed: AtomicU64,
+    /// The configured maintenance windows (for `/api/v1/status`).
+    maintenance: Vec<MaintenanceWindow>,
+    commands: mpsc::Sender<PipelineCommand>,
     recent: Mutex<VecDeque<Arc<Anomaly>>>,
     incidents: Mutex<VecDeque<Arc<Incident>>>,
     capacity: usize,
 }
 
 impl AppState {
-    pub fn new(metrics: Arc<Metrics>, source_kind: &'static str, capacity: usize) -> AppState {
+    /// From a validated config; `commands` reach the pipeline.
+    pub fn new(metrics: Arc<Metrics>, cfg: &Config, commands: mpsc::Sender<PipelineCommand>) -> AppState {
         AppState {
             metrics,
             started: Timestamp::now(),
-            source_kind,
+            source_kind: cfg.source.kind.as_str(),
             source_ready: AtomicBool::new(false),
             pipeline_running: AtomicBool::new(false),
             source_error: Mutex::new(None),
             loki: Mutex::new(None),
-            training: Mutex::new(TrainingStatus { mode: "rules_only", ..Default::default() }),
+            training: Mutex::new(TrainingStatus {
+                mode: "rules_only",
+                min_training_events: cfg.detection.min_training_events,
+                ..Default::default()
+            }),
             lines_processed: AtomicU64::new(0),
+            maintenance: cfg.suppress.windows().expect("suppress.maintenance is validated at start-up"),
+            commands,
             recent: Mutex::new(VecDeque::new()),
             incidents: Mutex::new(VecDeque::new()),
-            capacity,
+            capacity: cfg.server.recent_anomalies,
         }
+    }
+
+    /// The maintenance windows and whether each is open now.
+    pub fn maintenance_status(&self) -> Vec<WindowStatus> {
+        let now = Timestamp::now();
+        self.maintenance.iter().map(|w| w.status(now)).collect()
+    }
+
+    /// Ask the pipeline to re-baseline `endpoint`; `None` when the pipeline is not running.
+    pub async fn rebaseline(&self, endpoint: String) -> Option<Result<Rebaselined, RebaselineError>> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(PipelineCommand::Rebaseline { endpoint, reply }).await.ok()?;
+        answer.await.ok()
     }
 
     /// The source has answered: for Loki, its last request succeeded.

@@ -7,6 +7,7 @@ mod detection;
 mod load;
 mod push;
 mod sections;
+mod suppress;
 
 pub use alerting::{
     channel_name_for, AlertingConfig, AlertmanagerChannelConfig, DiscordChannelConfig, EmailChannelConfig,
@@ -16,6 +17,7 @@ pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmCon
 pub use load::{load, load_with_base, load_with_env, ConfigError, ENV_PREFIX};
 pub use push::{LokiPushConfig, RedactionConfig};
 pub use sections::*;
+pub use suppress::{MaintenanceConfig, SuppressConfig};
 
 use serde::{Deserialize, Serialize};
 

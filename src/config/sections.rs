@@ -414,28 +414,6 @@ impl RulesConfig {
     }
 }
 
-/// `[suppress]`
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SuppressConfig {
-    /// Endpoints never scored or reported, as regular expressions matched against the endpoint
-    /// (`GET /healthz`) or the path.
-    pub endpoints: Vec<String>,
-    /// Clients (IP prefixes such as `10.0.` or exact addresses) never reported.
-    pub clients: Vec<String>,
-}
-
-impl SuppressConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (i, p) in self.endpoints.iter().enumerate() {
-            if let Err(e) = regex::Regex::new(p) {
-                return Err(invalid(&format!("suppress.endpoints[{i}]"), format!("invalid regular expression: {e}")));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// `[server]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

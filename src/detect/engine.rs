@@ -7,17 +7,22 @@
 //! endpoint's p99, a burst of 5xx rather than a single one, a feature far outside its baseline), so
 //! that every anomaly can say why in a sentence and healthy traffic stays quiet.
 
-use std::collections::VecDeque;
+pub mod rebaseline;
+
+pub use rebaseline::{Reset, RELEARN_EVENTS};
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use jiff::Timestamp;
-use regex::Regex;
 
 use super::explain;
 use super::forest::{IsolationForest, IsolationForestParams, OutlierModel};
 use super::rate::RateTracker;
 use super::rules::Rules;
+use super::suppress::{Hold, Suppressor};
 use super::svm::{OneClassSvm, OneClassSvmParams};
-use super::Anomaly;
+use super::{Anomaly, AnomalyKind};
 use crate::config::{Config, SvmConfig};
 use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
 use crate::parse::LogEvent;
@@ -91,18 +96,6 @@ pub struct TrainReport {
 /// Model names as exported in metrics and `detectors`.
 pub const MODEL_NAMES: [&str; 3] = ["isolation_forest", "ocsvm_response_time", "ocsvm_status_code"];
 
-struct Suppressor {
-    endpoints: Vec<Regex>,
-    clients: Vec<String>,
-}
-
-impl Suppressor {
-    fn matches(&self, e: &LogEvent) -> bool {
-        self.endpoints.iter().any(|r| r.is_match(&e.endpoint) || e.path.as_deref().is_some_and(|p| r.is_match(p)))
-            || e.client.as_deref().is_some_and(|c| self.clients.iter().any(|p| c == p || c.starts_with(p.as_str())))
-    }
-}
-
 /// The detector.
 pub struct Detector {
     cfg: Config,
@@ -113,6 +106,9 @@ pub struct Detector {
     trained: Option<Trained>,
     rate: RateTracker,
     fits: u64,
+    /// Re-baselined endpoints waiting for a baseline of their own again, with the events learned
+    /// since (see [`rebaseline`]).
+    relearning: HashMap<Arc<str>, usize>,
 }
 
 impl Detector {
@@ -121,14 +117,12 @@ impl Detector {
         Detector {
             features: Features::new(&cfg.features),
             rules: Rules::new(&cfg.rules),
-            suppress: Suppressor {
-                endpoints: cfg.suppress.endpoints.iter().filter_map(|p| Regex::new(p).ok()).collect(),
-                clients: cfg.suppress.clients.clone(),
-            },
+            suppress: Suppressor::new(&cfg.suppress),
             window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
             trained: None,
             rate: RateTracker::new(cfg.detection.rate_window_secs),
             fits: 0,
+            relearning: HashMap::new(),
             cfg: cfg.clone(),
         }
     }
@@ -164,13 +158,27 @@ impl Detector {
         self.features.observe(event)
     }
 
+    /// Why the event is held back (ignore rules, maintenance windows), if it is. A held-back event
+    /// is neither scored nor learned; only a maintenance hold still counts in the rate windows.
+    /// [`learn`](Self::learn), [`score`](Self::score) and [`count_rate`](Self::count_rate) leave
+    /// this check to their caller, which asks once per event.
+    pub fn hold(&self, row: &FeatureRow) -> Option<Hold> {
+        self.suppress.hold(&row.event)
+    }
+
+    /// Whether a window-level (`volume`) anomaly falls in a maintenance window of its endpoint.
+    pub fn in_maintenance(&self, a: &Anomaly) -> bool {
+        let window = jiff::SignedDuration::from_secs(self.cfg.detection.rate_window_secs as i64);
+        a.kind == AnomalyKind::Volume && self.suppress.in_maintenance(&a.endpoint, a.timestamp - window, a.timestamp)
+    }
+
     /// Add a clean event to the training window.
     pub fn learn(&mut self, row: &FeatureRow) {
-        if self.suppress.matches(&row.event) {
-            return;
-        }
         if self.window.len() >= self.cfg.detection.training_events {
             self.window.pop_front();
+        }
+        if let Some(n) = self.relearning.get_mut(&row.summary.endpoint) {
+            *n += 1;
         }
         self.window.push_back(row.summary.clone());
     }
@@ -252,20 +260,21 @@ impl Detector {
             &mut report,
         );
         self.rate.seed(&baselines);
+        // A re-baselined endpoint with events in the window has its own baseline again.
+        self.relearning.retain(|ep, _| !baselines.endpoints.contains_key(ep));
         let trained_through = events.last().map_or(0.0, |e| e.time);
         self.trained =
             Some(Trained { baselines, forest, response_time, status_code, trained_through, events: events.len() });
         Ok(report)
     }
 
-    /// Score one event: rules always, models once trained. `None` when nothing is abnormal.
+    /// Score one event: rules always, models once trained (and, on a re-baselined endpoint, once
+    /// it has its own baseline again). `None` when nothing is abnormal.
     pub fn score(&self, row: &FeatureRow) -> Option<Anomaly> {
         let e = &row.event;
-        if self.suppress.matches(e) {
-            return None;
-        }
         let mut verdicts: Vec<explain::Verdict> = self.rules.check(e).into_iter().map(explain::Verdict::Rule).collect();
-        if let Some(t) = &self.trained {
+        let trained = self.trained.as_ref().filter(|_| !self.relearning.contains_key(&row.summary.endpoint));
+        if let Some(t) = trained {
             let v = self.features.vectors(&row.summary, &t.baselines);
             let ev = &v.evidence;
             if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
@@ -315,7 +324,7 @@ impl Detector {
 
     /// Count the event in its rate window; returns `volume` anomalies of windows that closed.
     pub fn count_rate(&mut self, row: &FeatureRow) -> Vec<Anomaly> {
-        if self.trained.is_none() || self.suppress.matches(&row.event) {
+        if self.trained.is_none() {
             return Vec::new();
         }
         self.rate.observe(row.summary.time, &row.summary.endpoint)

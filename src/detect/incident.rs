@@ -125,9 +125,14 @@ impl Incidents {
     /// Close the incidents quiet for longer than the window, as of `now` (event time).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Incident> {
         let window = self.window_secs;
+        self.close_where(|inc| now.as_second() - inc.last_seen.as_second() > window)
+    }
+
+    /// Close the open incidents `which` selects, whatever their age (a re-baselined endpoint).
+    pub fn close_where(&mut self, which: impl Fn(&Incident) -> bool) -> Vec<Incident> {
         let mut closed = Vec::new();
         self.open.retain(|_, inc| {
-            if now.as_second() - inc.last_seen.as_second() > window {
+            if which(inc) {
                 closed.push(inc.clone());
                 false
             } else {
@@ -136,6 +141,11 @@ impl Incidents {
         });
         closed.sort_by_key(|i| i.first_seen);
         closed
+    }
+
+    /// Whether an incident is open on `endpoint`.
+    pub fn has_endpoint(&self, endpoint: &str) -> bool {
+        self.open.values().any(|i| i.endpoint == endpoint)
     }
 
     /// Close everything (end of a scan).

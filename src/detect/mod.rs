@@ -6,6 +6,7 @@
 //! - [`svm`]: the One-Class SVMs (`response_time`, `status_code`)
 //! - [`rules`]: known-suspicious requests (`suspicious`)
 //! - [`rate`]: request-rate windows (`volume`)
+//! - [`suppress`]: ignore rules and maintenance windows
 //! - [`incident`]: anomalies rolled up into incidents
 //! - [`explain`]: reasons, scores and severities
 
@@ -15,6 +16,7 @@ pub mod forest;
 pub mod incident;
 pub mod rate;
 pub mod rules;
+pub mod suppress;
 pub mod svm;
 mod types;
 

@@ -58,6 +58,11 @@ impl RateTracker {
         self.tracks = next;
     }
 
+    /// Drop an endpoint's track: the next seed starts it afresh from its new baseline.
+    pub fn forget(&mut self, endpoint: &str) {
+        self.tracks.remove(endpoint);
+    }
+
     /// Count one request at event time `t` (seconds). Returns anomalies of windows it closed.
     pub fn observe(&mut self, t: f64, endpoint: &Arc<str>) -> Vec<Anomaly> {
         let closed = self.advance(t);

@@ -142,12 +142,15 @@ fn fit_one<'a>(
     }
 }
 
-impl Baselines {
-    /// Learn baselines from the training events, tracking at most `max_endpoints` endpoints (the
-    /// busiest); the rest share the pooled baseline.
-    ///
-    /// `previous` baselines are kept for endpoints the new window has fewer events of.
-    pub fn fit(events: &[TrainingEvent], max_endpoints: usize, previous: Option<&Baselines>) -> Baselines {
+/// What the whole training window says, shared by every endpoint's baseline.
+struct Window {
+    span_secs: f64,
+    global_error_rate: f64,
+    client_error_rate: f64,
+}
+
+impl Window {
+    fn of(events: &[TrainingEvent]) -> Window {
         let span_secs = match (events.first(), events.last()) {
             (Some(a), Some(b)) => (b.time - a.time).max(1.0),
             _ => 1.0,
@@ -157,6 +160,33 @@ impl Baselines {
             / (total_status + 100.0);
         let client_error_rate = (events.iter().filter(|e| matches!(e.status, Some(400..=599))).count() as f64 + 1.0)
             / (total_status + 100.0);
+        Window { span_secs, global_error_rate, client_error_rate }
+    }
+}
+
+/// One endpoint's baseline from its own events.
+fn fit_endpoint<'a>(
+    events: impl Iterator<Item = &'a TrainingEvent>,
+    span_secs: f64,
+    global_error_rate: f64,
+) -> EndpointBaseline {
+    let mut b = fit_one(events, span_secs, global_error_rate);
+    if b.count < MIN_ENDPOINT_EVENTS {
+        // Few events: keep the endpoint's own centre (a rare report endpoint is slow by nature)
+        // but do not trust a narrow spread.
+        b.log_rt_scale = b.log_rt_scale.max(SPARSE_LOG_SCALE);
+        b.log_bytes_scale = b.log_bytes_scale.max(SPARSE_LOG_SCALE);
+    }
+    b
+}
+
+impl Baselines {
+    /// Learn baselines from the training events, tracking at most `max_endpoints` endpoints (the
+    /// busiest); the rest share the pooled baseline.
+    ///
+    /// `previous` baselines are kept for endpoints the new window has fewer events of.
+    pub fn fit(events: &[TrainingEvent], max_endpoints: usize, previous: Option<&Baselines>) -> Baselines {
+        let Window { span_secs, global_error_rate, client_error_rate } = Window::of(events);
         let pooled = fit_one(events.iter(), span_secs, global_error_rate);
 
         let mut by_endpoint: HashMap<&Arc<str>, Vec<&TrainingEvent>> = HashMap::new();
@@ -168,16 +198,7 @@ impl Baselines {
         ranked.truncate(max_endpoints);
         let mut endpoints: HashMap<Arc<str>, EndpointBaseline> = ranked
             .into_iter()
-            .map(|(name, evs)| {
-                let mut b = fit_one(evs.iter().copied(), span_secs, global_error_rate);
-                if b.count < MIN_ENDPOINT_EVENTS {
-                    // Few events: keep the endpoint's own centre (a rare report endpoint is slow
-                    // by nature) but do not trust a narrow spread.
-                    b.log_rt_scale = b.log_rt_scale.max(SPARSE_LOG_SCALE);
-                    b.log_bytes_scale = b.log_bytes_scale.max(SPARSE_LOG_SCALE);
-                }
-                (name.clone(), b)
-            })
+            .map(|(name, evs)| (name.clone(), fit_endpoint(evs.iter().copied(), span_secs, global_error_rate)))
             .collect();
         if let Some(prev) = previous {
             // A rare endpoint may have few (or no) events in this window, not least because its
@@ -190,6 +211,15 @@ impl Baselines {
             }
         }
         Baselines { endpoints, pooled, client_error_rate, span_secs }
+    }
+
+    /// The baseline of one endpoint alone, learned from its events among `events` (the training
+    /// window), as [`Baselines::fit`] would learn it; `None` when it has no events there.
+    pub fn fit_one_endpoint(events: &[TrainingEvent], endpoint: &str) -> Option<EndpointBaseline> {
+        let w = Window::of(events);
+        let mut own = events.iter().filter(|e| &*e.endpoint == endpoint).peekable();
+        own.peek()?;
+        Some(fit_endpoint(own, w.span_secs, w.global_error_rate))
     }
 
     /// The baseline an event on `endpoint` is judged against, and whether the endpoint is known.
@@ -267,6 +297,20 @@ mod tests {
         assert!(back.pooled.rt_median_ms.is_nan());
         let e: TrainingEvent = serde_json::from_str(&serde_json::to_string(&events[0]).unwrap()).unwrap();
         assert!(e.recent.endpoint_log_rt.is_nan());
+    }
+
+    #[test]
+    fn one_endpoint_alone_is_learned_as_the_whole_fit_learns_it() {
+        let mut events: Vec<TrainingEvent> =
+            (0..600).map(|i| ev(i as f64, "GET /a", 20.0 + (i % 5) as f32, 200)).collect();
+        events.extend((0..20).map(|i| ev(i as f64 * 30.0, "GET /b", 300.0, 500)));
+        let all = Baselines::fit(&events, 10, None);
+        for ep in ["GET /a", "GET /b"] {
+            // Compared as JSON: a 5xx-only endpoint has NaN sizes, and NaN != NaN.
+            let alone = serde_json::to_value(Baselines::fit_one_endpoint(&events, ep)).unwrap();
+            assert_eq!(alone, serde_json::to_value(Some(all.for_endpoint(ep).0)).unwrap(), "{ep}");
+        }
+        assert!(Baselines::fit_one_endpoint(&events, "GET /c").is_none());
     }
 
     #[test]

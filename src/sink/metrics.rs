@@ -96,6 +96,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub response_time: HistogramFamily<EndpointLabel>,
     pub events_scored: Counter,
+    pub suppressed: Family<ReasonLabel, Counter>,
     pub ready: Gauge,
 }
 
@@ -129,6 +130,7 @@ impl Metrics {
             requests: Family::default(),
             response_time: Family::new_with_constructor(response_time_histogram as fn() -> Histogram),
             events_scored: Counter::default(),
+            suppressed: Family::default(),
             ready: Gauge::default(),
             registry: Registry::default(),
         };
@@ -195,6 +197,11 @@ impl Metrics {
             m.response_time.clone(),
         );
         registry.register("events_scored", "Events scored by the trained models", m.events_scored.clone());
+        registry.register(
+            "suppressed",
+            "Events neither scored nor learned, by reason: endpoint or client (ignore rules), maintenance (window)",
+            m.suppressed.clone(),
+        );
         registry.register("ready", "1 when the source has answered and the pipeline runs", m.ready.clone());
         let mut m = m;
         m.registry = registry;
@@ -235,6 +242,9 @@ impl Metrics {
         }
         for reason in ["truncated", "catch_up_limit", "backfill_limit", "too_long", "queue_full"] {
             let _ = self.lines_skipped.get_or_create(&ReasonLabel { reason: reason.into() });
+        }
+        for hold in crate::detect::suppress::Hold::ALL {
+            let _ = self.suppressed.get_or_create(&ReasonLabel { reason: hold.label().into() });
         }
     }
 
