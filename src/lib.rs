@@ -20,6 +20,7 @@ pub mod detect;
 pub mod eval;
 pub mod features;
 pub mod hash;
+pub mod memory;
 pub mod parse;
 pub mod retry_after;
 pub mod scan;

@@ -406,6 +406,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    anomaly_detector::memory::limit_arenas();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

@@ -46,7 +46,9 @@ impl AppError {
 }
 
 /// Batches in flight between the source and the pipeline (backpressure beyond this).
-const CHANNEL_BATCHES: usize = 16;
+const CHANNEL_BATCHES: usize = 4;
+/// A batch at least this long (a backfill page) is followed by returning freed memory.
+const TRIM_AFTER_LINES: u64 = 1000;
 /// Requests from the HTTP server waiting for the pipeline.
 const CHANNEL_COMMANDS: usize = 8;
 
@@ -267,10 +269,15 @@ async fn drive(
                 let dir = state_dir.clone();
                 p = tokio::task::spawn_blocking(move || {
                     p.process(batch);
-                    if let (Some(dir), true) = (dir, p.fitted_since_save) {
+                    let fitted = p.fitted_since_save;
+                    if let (Some(dir), true) = (dir, fitted) {
                         // Saved from the blocking task: serialising the window is CPU work.
                         p.fitted_since_save = false;
                         save_state(&dir, &p);
+                    }
+                    if fitted || n >= TRIM_AFTER_LINES {
+                        // Training buffers and big pages are freed now; give the memory back.
+                        crate::memory::release_free();
                     }
                     p
                 })
