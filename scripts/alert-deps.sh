@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real services the alerting tests talk to, if missing:
-#   - Prometheus Alertmanager (Debian package prometheus-alertmanager)
+#   - Prometheus Alertmanager (Debian package prometheus-alertmanager; prometheus with it)
 #   - the aiosmtpd SMTP sink (PyPI aiosmtpd==1.4.6) into .work/pylib
 # Prints the environment the tests read, ready for `eval "$(scripts/alert-deps.sh)"`:
 #   ALERTMANAGER_BIN, AIOSMTPD_PYTHONPATH, AIOSMTPD_PYTHON
@@ -13,8 +13,11 @@ mkdir -p "$work"
 
 log() { echo "alert-deps: $*" >&2; }
 
-if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
-    log "installing prometheus-alertmanager (Debian)"
+# Prometheus comes along in the same apt run: scripts/check-stack.sh needs it next and then skips
+# its own install (one `apt-get update` per test run, not two).
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
+    || ! command -v prometheus >/dev/null 2>&1; then
+    log "installing prometheus + prometheus-alertmanager (Debian)"
     export DEBIAN_FRONTEND=noninteractive
     # Packages ship init scripts; make sure installing starts no service.
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -22,7 +25,7 @@ if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
         chmod 755 /usr/sbin/policy-rc.d
     fi
     apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends prometheus-alertmanager >&2
+    apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >&2
 fi
 am_bin="$(command -v prometheus-alertmanager)"
 
