@@ -136,17 +136,29 @@ fn describe_feature(c: Column, value: f64, ev: &Evidence) -> String {
             None => "no status".into(),
         },
         Column::EndpointErrorRate => format!(
-            "about {:.0} of the endpoint's last {:.0} requests were 5xx",
-            ev.endpoint_recent_errors, ev.endpoint_recent
+            "about {:.0} of the endpoint's last {} were 5xx",
+            ev.endpoint_recent_errors,
+            counted(ev.endpoint_recent, "request")
         ),
         Column::EndpointLatency => format!("endpoint latency running {value:+.1}σ from baseline"),
         Column::ClientErrorRate => format!(
-            "client got about {:.0} errors in its last {:.0} requests",
-            ev.client_recent_errors, ev.client_recent
+            "client got about {} in its last {}",
+            counted(ev.client_recent_errors, "error"),
+            counted(ev.client_recent, "request")
         ),
-        Column::ClientRate => format!("client sent about {:.0} requests in the last minute", ev.client_recent),
+        Column::ClientRate => format!("client sent about {} in the last minute", counted(ev.client_recent, "request")),
         Column::NewEndpoint => "endpoint never seen in training".into(),
         Column::QueryLength => format!("query string length score {value:.1}"),
+    }
+}
+
+/// "1 request", "14 requests" (a decayed count, rounded).
+fn counted(n: f64, noun: &str) -> String {
+    let n = n.round();
+    if n == 1.0 {
+        format!("1 {noun}")
+    } else {
+        format!("{n:.0} {noun}s")
     }
 }
 
