@@ -298,3 +298,13 @@ fn assemble(
         raw: Some(e.raw.line.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(super::counted(1.2, "error"), "1 error");
+        assert_eq!(super::counted(0.4, "error"), "0 errors");
+        assert_eq!(super::counted(13.6, "request"), "14 requests");
+    }
+}
