@@ -539,3 +539,75 @@ async fn catch_up_still_skips_ahead_when_the_count_query_fails() {
     assert_eq!(skipped(&metrics, "catch_up_limit"), 0, "nothing counted when the count failed");
     assert_eq!(fake.requests_to("/loki/api/v1/query").len(), 1, "the count is not retried");
 }
+
+#[tokio::test(start_paused = true)]
+async fn first_start_reports_backfill_progress_until_it_reaches_the_present() {
+    let fake = FakeLoki::start().await;
+    let labels = [("job", "app")];
+    fake.push(&labels, (0..2_000i64).map(|i| (BASE - 3_000 * SEC + i * SEC, format!("b {i}"))).collect());
+    let metrics = Arc::new(Metrics::new());
+    let clock = Arc::new(TokioClock::starting_at(BASE));
+    let cfg = config(&fake.url(), 100);
+
+    // Stopped after three pages: part way, not done.
+    let dir = tempfile::tempdir().unwrap();
+    let (run, status) = start(&cfg, dir.path(), &metrics, &clock, Some(3));
+    let part = run.stop_when_cancelled().await;
+    let b = status.backfill();
+    assert!(!b.done);
+    assert_eq!(b.lines_expected, Some(2_000));
+    assert_eq!(b.lines_read, part.len() as u64);
+    assert!(b.lines_read > 0 && b.lines_read < 2_000, "{b:?}");
+
+    // A fresh first start read to the end: every counted line read, done, as `/api/v1/status` shows it.
+    let dir = tempfile::tempdir().unwrap();
+    let (run, status) = start(&cfg, dir.path(), &metrics, &clock, None);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = run.stop().await;
+    assert_eq!(got.len(), 2_000);
+    let json = serde_json::to_value(status.snapshot()).unwrap();
+    assert_eq!(json["backfill"], serde_json::json!({"done": true, "lines_read": 2_000, "lines_expected": 2_000}));
+
+    // Live lines after the backfill are not backfill progress.
+    let dir = tempfile::tempdir().unwrap();
+    let (run, status) = start(&cfg, dir.path(), &metrics, &clock, None);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = clock_now(&clock);
+    fake.push(&labels, vec![(now, "live".into())]);
+    tokio::time::sleep(INTERVAL + Duration::from_secs(10)).await;
+    assert!(run.stop().await.iter().any(|l| l.line == "live"));
+    assert_eq!(status.backfill().lines_read, 2_000);
+    assert!(status.lines_read() > 2_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backfill_that_cannot_be_counted_reports_lines_read_without_a_total() {
+    let fake = FakeLoki::start().await;
+    fake.push(&[("job", "app")], (0..50i64).map(|i| (BASE - 600 * SEC + i * SEC, format!("u {i}"))).collect());
+    fake.fail_next(1, Fault::Status { status: 400, body: "count rejected".into(), retry_after: None });
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let clock = Arc::new(TokioClock::starting_at(BASE));
+    let (run, status) = start(&config(&fake.url(), 100), dir.path(), &metrics, &clock, None);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(run.stop().await.len(), 50);
+    let b = status.backfill();
+    assert_eq!((b.done, b.lines_read, b.lines_expected), (true, 50, None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn resuming_from_a_saved_cursor_is_no_backfill() {
+    let fake = FakeLoki::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let clock = Arc::new(TokioClock::starting_at(BASE));
+    let cfg = config(&fake.url(), 100);
+    let (run, _) = start(&cfg, dir.path(), &metrics, &clock, None);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    run.stop().await;
+    let (run, status) = start(&cfg, dir.path(), &metrics, &clock, None);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let b = status.backfill();
+    assert_eq!((b.done, b.lines_read, b.lines_expected), (true, 0, None));
+    run.stop().await;
+}

@@ -4,6 +4,7 @@
 //! - [`page`]: decoding a page and merging its result streams by timestamp
 //! - [`cursor`]: the persisted position (`cursor.json`) and its invariant
 //! - [`poll`]: one poll: window, pages, de-duplication, backfill, catch-up
+//! - [`progress`]: the backfill's progress bar (on a terminal) or progress log lines
 //! - [`status`]: [`SourceStatus`] for `/readyz`, and the [`Clock`]
 //!
 //! How a poll reads (see DESIGN.md, "Never lose or repeat a line"): the window runs from the cursor to
@@ -22,6 +23,7 @@ pub mod client;
 pub mod cursor;
 pub mod page;
 mod poll;
+mod progress;
 pub mod status;
 
 use std::path::Path;
@@ -33,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use client::LokiClient;
 pub use cursor::{Cursor, CursorStore};
-pub use status::{Clock, SourceStatus, SourceStatusSnapshot, SystemClock, TokioClock};
+pub use status::{BackfillSnapshot, Clock, SourceStatus, SourceStatusSnapshot, SystemClock, TokioClock};
 
 use crate::config::LokiConfig;
 use crate::sink::Metrics;
@@ -115,6 +117,7 @@ impl LokiSource {
     /// (`Closed`) or the cursor cannot be written.
     pub async fn run(self, tx: Sender<Vec<RawLine>>, shutdown: CancellationToken) -> Result<(), SourceError> {
         let mut cursor = self.load_cursor();
+        let mut backfill = None;
         let mut backoff = Backoff::new(self.max_backoff);
         tracing::info!(query = %self.query, interval_secs = self.interval.as_secs_f64(), "Loki source started.");
         loop {
@@ -122,7 +125,7 @@ impl LokiSource {
                 break;
             }
             let started = tokio::time::Instant::now();
-            let wait = match self.poll(&mut cursor, &tx, &shutdown).await {
+            let wait = match self.poll(&mut cursor, &mut backfill, &tx, &shutdown).await {
                 Ok(poll::PollEnd::Shutdown) => break,
                 Ok(poll::PollEnd::Drained | poll::PollEnd::Budget) => {
                     backoff.reset();

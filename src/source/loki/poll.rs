@@ -5,6 +5,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cursor::Cursor;
 use super::page::{take_new, PageEntry};
+use super::progress::BackfillProgress;
 use super::{LokiSource, LOKI_MAX_LIMIT, NS};
 use crate::sink::metrics::{ReasonLabel, SourceLabel};
 use crate::source::{RawLine, SourceError};
@@ -24,22 +25,29 @@ pub(super) enum PollEnd {
 }
 
 impl LokiSource {
-    /// One poll. Progress made before an error is kept (each batch was sent and saved).
+    /// One poll. Progress made before an error is kept (each batch was sent and saved). `backfill` is
+    /// set on first start and taken when the backfill reaches the present (possibly polls later).
     pub(super) async fn poll(
         &self,
         cursor: &mut Option<Cursor>,
+        backfill: &mut Option<BackfillProgress>,
         tx: &Sender<Vec<RawLine>>,
         shutdown: &CancellationToken,
     ) -> Result<PollEnd, SourceError> {
         let end = self.clock.now_ns() - self.query_delay_ns;
         if cursor.is_none() {
-            let start = tokio::select! {
+            let (start, expected) = tokio::select! {
                 r = self.first_cursor(end) => r?,
                 _ = shutdown.cancelled() => return Ok(PollEnd::Shutdown),
             };
             *cursor = Some(start);
             self.save(cursor)?;
-            self.status.set_backfill_done();
+            if self.backfill_secs == 0 {
+                self.status.set_backfill_done();
+            } else {
+                self.status.set_backfill_progress(0, expected);
+                *backfill = Some(BackfillProgress::start(expected, tokio::time::Instant::now()));
+            }
         }
         let cur = cursor.as_mut().expect("set above");
         if end - cur.ts > self.max_catch_up_ns {
@@ -62,12 +70,13 @@ impl LokiSource {
             cur.jump_to(resume);
             self.save(cursor)?;
         }
-        self.read_window(cursor, end, tx, shutdown).await
+        self.read_window(cursor, backfill, end, tx, shutdown).await
     }
 
     async fn read_window(
         &self,
         cursor: &mut Option<Cursor>,
+        backfill: &mut Option<BackfillProgress>,
         end: i64,
         tx: &Sender<Vec<RawLine>>,
         shutdown: &CancellationToken,
@@ -80,7 +89,7 @@ impl LokiSource {
         loop {
             let cur = cursor.as_mut().expect("cursor established");
             if cur.ts >= end {
-                return Ok(self.window_done(cur));
+                return Ok(self.window_done(cur, backfill));
             }
             let page = tokio::select! {
                 r = self.client.query_range(&self.query, cur.ts - i64::from(!exact_start), end, limit) => r?,
@@ -101,13 +110,17 @@ impl LokiSource {
                 self.metrics.lines_read.get_or_create(&SourceLabel { source: "loki".into() }).inc_by(n);
                 self.status.add_lines(n);
                 delivered += n;
+                if let Some(p) = backfill.as_mut() {
+                    p.advance(n, tokio::time::Instant::now());
+                    self.status.set_backfill_progress(p.read(), p.expected());
+                }
             }
             let cur = cursor.as_mut().expect("cursor established");
             *cur = next;
             if !full {
                 cur.jump_to(end);
                 self.save(cursor)?;
-                return Ok(self.window_done(cursor.as_ref().expect("set")));
+                return Ok(self.window_done(cursor.as_ref().expect("set"), backfill));
             }
             // A full page lying entirely within [ts - 1, ts] means more entries share the boundary
             // than `limit` can carry: the same request would return the same page. Ask for more.
@@ -139,7 +152,12 @@ impl LokiSource {
         }
     }
 
-    fn window_done(&self, cur: &Cursor) -> PollEnd {
+    /// The window was read to its end: the source is at the present, so a backfill under way is done.
+    fn window_done(&self, cur: &Cursor, backfill: &mut Option<BackfillProgress>) -> PollEnd {
+        if let Some(p) = backfill.take() {
+            p.finish();
+            self.status.set_backfill_done();
+        }
         self.status.set_cursor(cur.ts);
         self.status.set_caught_up(true);
         self.set_lag(cur.ts);
@@ -156,10 +174,11 @@ impl LokiSource {
     }
 
     /// First start: back `backfill_secs`, but late enough that at most `backfill_max_lines` lines
-    /// (the newest) are read. The lines left out are counted as `backfill_limit`.
-    async fn first_cursor(&self, end: i64) -> Result<Cursor, SourceError> {
+    /// (the newest) are read. The lines left out are counted as `backfill_limit`. Also returns how
+    /// many lines the kept part holds (`None` when the count failed and the whole window is read).
+    async fn first_cursor(&self, end: i64) -> Result<(Cursor, Option<u64>), SourceError> {
         if self.backfill_secs == 0 {
-            return Ok(Cursor::at(end));
+            return Ok((Cursor::at(end), Some(0)));
         }
         let step_secs = self.backfill_secs.div_ceil(BACKFILL_BUCKETS).max(1);
         let buckets = self.backfill_secs.div_ceil(step_secs);
@@ -170,7 +189,7 @@ impl LokiSource {
             Err(e) if e.is_retryable() => return Err(e),
             Err(e) => {
                 tracing::warn!(from = %fmt_ns(start), "Cannot count the backfill window ({e}); reading all of it.");
-                return Ok(Cursor::at(start));
+                return Ok((Cursor::at(start), None));
             }
         };
         let total: u64 = counts.iter().sum();
@@ -187,7 +206,7 @@ impl LokiSource {
         } else {
             tracing::info!(lines = total, from = %fmt_ns(from), "Backfilling.");
         }
-        Ok(Cursor::at(from))
+        Ok((Cursor::at(from), Some(kept)))
     }
 }
 

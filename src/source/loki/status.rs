@@ -5,11 +5,17 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+/// `backfill_lines_expected` when there is no count.
+const UNCOUNTED: u64 = u64::MAX;
+
 /// Live state of the source, shared (as `Arc<SourceStatus>`) with the HTTP server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SourceStatus {
     loki_reachable: AtomicBool,
     backfill_done: AtomicBool,
+    backfill_lines_read: AtomicU64,
+    /// [`UNCOUNTED`] until counted, or when the count failed.
+    backfill_lines_expected: AtomicU64,
     caught_up: AtomicBool,
     cursor_ns: AtomicI64,
     last_success_ns: AtomicI64,
@@ -23,8 +29,8 @@ pub struct SourceStatus {
 pub struct SourceStatusSnapshot {
     /// The last request to Loki succeeded.
     pub loki_reachable: bool,
-    /// The first-start backfill (or resuming from a saved cursor) is done.
-    pub backfill_done: bool,
+    /// Progress of the first-start backfill.
+    pub backfill: BackfillSnapshot,
     /// The last poll read its whole window (false while `max_lines_per_poll` holds lines back).
     pub caught_up: bool,
     /// Where reading resumes, RFC 3339 (empty before the first poll).
@@ -39,11 +45,41 @@ pub struct SourceStatusSnapshot {
     pub last_error: Option<String>,
 }
 
+/// The first-start backfill, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BackfillSnapshot {
+    /// The backfill reached the present (or the source resumed from a saved cursor: no backfill).
+    pub done: bool,
+    /// Lines delivered by the backfill so far.
+    pub lines_read: u64,
+    /// Lines the count query found in the part of the window kept; `null` before the count, or when it
+    /// failed and the whole window is read. `lines_read` can pass it when `max_lines_per_poll` splits
+    /// the backfill over several polls (the later ones reach further).
+    pub lines_expected: Option<u64>,
+}
+
 fn rfc3339(ns: i64) -> String {
     if ns == 0 {
         return String::new();
     }
     jiff::Timestamp::from_nanosecond(i128::from(ns)).map(|t| t.to_string()).unwrap_or_default()
+}
+
+impl Default for SourceStatus {
+    fn default() -> Self {
+        SourceStatus {
+            loki_reachable: AtomicBool::new(false),
+            backfill_done: AtomicBool::new(false),
+            backfill_lines_read: AtomicU64::new(0),
+            backfill_lines_expected: AtomicU64::new(UNCOUNTED),
+            caught_up: AtomicBool::new(false),
+            cursor_ns: AtomicI64::new(0),
+            last_success_ns: AtomicI64::new(0),
+            lines_read: AtomicU64::new(0),
+            consecutive_failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
 }
 
 impl SourceStatus {
@@ -60,6 +96,16 @@ impl SourceStatus {
     /// Whether the backfill is done.
     pub fn backfill_done(&self) -> bool {
         self.backfill_done.load(Ordering::Relaxed)
+    }
+
+    /// Progress of the backfill.
+    pub fn backfill(&self) -> BackfillSnapshot {
+        let expected = self.backfill_lines_expected.load(Ordering::Relaxed);
+        BackfillSnapshot {
+            done: self.backfill_done(),
+            lines_read: self.backfill_lines_read.load(Ordering::Relaxed),
+            lines_expected: (expected != UNCOUNTED).then_some(expected),
+        }
     }
 
     /// Whether the last poll drained its window.
@@ -81,7 +127,7 @@ impl SourceStatus {
     pub fn snapshot(&self) -> SourceStatusSnapshot {
         SourceStatusSnapshot {
             loki_reachable: self.loki_reachable(),
-            backfill_done: self.backfill_done(),
+            backfill: self.backfill(),
             caught_up: self.caught_up(),
             cursor: rfc3339(self.cursor_ns.load(Ordering::Relaxed)),
             last_success: rfc3339(self.last_success_ns.load(Ordering::Relaxed)),
@@ -114,6 +160,12 @@ impl SourceStatus {
 
     pub(crate) fn set_backfill_done(&self) {
         self.backfill_done.store(true, Ordering::Relaxed);
+    }
+
+    /// Where the backfill stands (`expected`: `None` when it could not be counted).
+    pub(crate) fn set_backfill_progress(&self, read: u64, expected: Option<u64>) {
+        self.backfill_lines_read.store(read, Ordering::Relaxed);
+        self.backfill_lines_expected.store(expected.unwrap_or(UNCOUNTED), Ordering::Relaxed);
     }
 
     pub(crate) fn set_caught_up(&self, v: bool) {
