@@ -150,7 +150,7 @@ pub struct SvmConfig {
 
 impl Default for SvmConfig {
     fn default() -> Self {
-        SvmConfig { enabled: true, nu: 0.05, kernel_width: 2.0, max_training_points: 1000 }
+        SvmConfig { enabled: true, nu: 0.05, kernel_width: 2.0, max_training_points: 500 }
     }
 }
 
