@@ -71,8 +71,10 @@ pub struct Pipeline {
     /// What was learned changed (a fit, a re-baseline) since the state was last saved.
     pub fitted_since_save: bool,
     columns: Vec<String>,
-    /// `lines_parsed` per format, looked up once (the family's lookup allocates and locks).
+    /// `lines_parsed` per format and `suppressed` per reason, each looked up once (a family's
+    /// lookup allocates and locks; these count every line).
     parsed: [Option<Counter>; 4],
+    suppressed: [Option<Counter>; 3],
 }
 
 impl Pipeline {
@@ -101,6 +103,7 @@ impl Pipeline {
             fitted_since_save: false,
             columns: cfg.features.columns.clone(),
             parsed: Default::default(),
+            suppressed: Default::default(),
         }
     }
 
@@ -269,7 +272,11 @@ impl Pipeline {
             self.record_metrics(&row);
             let hold = self.detector.hold(&row);
             if let Some(h) = hold {
-                self.metrics.suppressed.get_or_create(&ReasonLabel { reason: h.label().into() }).inc();
+                self.suppressed[h as usize]
+                    .get_or_insert_with(|| {
+                        self.metrics.suppressed.get_or_create(&ReasonLabel { reason: h.label().into() }).clone()
+                    })
+                    .inc();
             }
             match self.mode {
                 Mode::LearnOnly => {

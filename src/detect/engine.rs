@@ -11,7 +11,7 @@ pub mod rebaseline;
 
 pub use rebaseline::{Reset, RELEARN_EVENTS};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -25,6 +25,7 @@ use super::svm::{OneClassSvm, OneClassSvmParams};
 use super::{Anomaly, AnomalyKind};
 use crate::config::{Config, SvmConfig};
 use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
+use crate::hash::FastMap;
 use crate::parse::LogEvent;
 
 /// Robust z-score a lone response time must exceed (besides the model's threshold) to be reported.
@@ -108,7 +109,7 @@ pub struct Detector {
     fits: u64,
     /// Re-baselined endpoints waiting for a baseline of their own again, with the events learned
     /// since (see [`rebaseline`]).
-    relearning: HashMap<Arc<str>, usize>,
+    relearning: FastMap<Arc<str>, usize>,
 }
 
 impl Detector {
@@ -122,7 +123,7 @@ impl Detector {
             trained: None,
             rate: RateTracker::new(cfg.detection.rate_window_secs),
             fits: 0,
-            relearning: HashMap::new(),
+            relearning: FastMap::default(),
             cfg: cfg.clone(),
         }
     }
