@@ -126,6 +126,8 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
             Some(total) => indicatif::ProgressBar::new(total),
             None => indicatif::ProgressBar::new_spinner(),
         };
+        // Drawn with the other bars, so a warning while scanning is printed above the bar, not through it.
+        let bar = crate::telemetry::progress_bars().add(bar);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
