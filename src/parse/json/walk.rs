@@ -1,4 +1,5 @@
-//! JSON lines, read in one streaming pass without building a `serde_json::Value` tree.
+//! The full JSON reader: serde_json in one streaming pass, without building a `serde_json::Value`
+//! tree. It reads every line the [`flat`](super::flat) scanner hands back.
 //!
 //! A custom visitor walks the top-level object: each key is looked up (explicit mapping, then the
 //! built-in aliases) while it is still a borrowed `&str`; values of interesting keys are kept as
@@ -12,8 +13,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::fields::{alias, Field, FieldMap, Found, Val, RANK_EXPLICIT, RANK_NESTED};
-use super::ParseProblem;
+use super::{all_live, key_info, take, KeyInfo};
+use crate::parse::fields::{FieldMap, Found, Val};
+use crate::parse::ParseProblem;
 
 /// Parses a JSON line into `found`. `Err(NotAnObject)` for a valid non-object, `Err(BadJson)` for
 /// invalid JSON (including nesting over the limit and trailing garbage).
@@ -55,7 +57,7 @@ impl<'de, 'm, 'f> Visitor<'de> for Top<'m, 'f, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<bool, A::Error> {
-        let live = (1u32 << self.cx.map.entries.len()) - 1;
+        let live = all_live(self.cx.map);
         walk_object(&mut self.cx, map, 0, live)?;
         Ok(true)
     }
@@ -85,51 +87,11 @@ impl<'de, 'm, 'f> Visitor<'de> for Top<'m, 'f, 'de> {
     }
 }
 
-/// What a key means at the current depth.
-#[derive(Default, Clone, Copy)]
-struct KeyInfo {
-    /// Explicitly mapped field ending at this key.
-    explicit: Option<Field>,
-    /// Alias match and its rank (depth-adjusted).
-    alias: Option<(Field, u16)>,
-    /// Explicit mappings that continue below this key (bit i = `map.entries[i]`).
-    below: u32,
-}
-
-impl KeyInfo {
-    fn interesting(&self) -> bool {
-        self.explicit.is_some() || self.alias.is_some() || self.below != 0
-    }
-}
-
 /// Looks a key up without allocating (escaped keys arrive as a transient `&str`).
 struct KeySeed<'m> {
     map: &'m FieldMap,
     depth: usize,
     live: u32,
-}
-
-impl KeySeed<'_> {
-    fn info(&self, key: &str) -> KeyInfo {
-        let mut info = KeyInfo::default();
-        if self.depth <= 1 {
-            info.alias = alias(key).map(|(f, r)| (f, r + RANK_NESTED * self.depth as u16));
-        }
-        let mut bits = self.live;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let m = &self.map.entries[i];
-            if m.segs.get(self.depth).is_some_and(|s| s.eq_ignore_ascii_case(key)) {
-                if m.segs.len() == self.depth + 1 {
-                    info.explicit = Some(m.field);
-                } else {
-                    info.below |= 1 << i;
-                }
-            }
-        }
-        info
-    }
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
@@ -148,7 +110,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<KeyInfo, E> {
-        Ok(self.info(key))
+        Ok(key_info(self.map, self.depth, key, self.live))
     }
 }
 
@@ -179,16 +141,11 @@ struct ValueSeed<'m, 'f, 'a> {
 
 impl<'de> ValueSeed<'_, '_, 'de> {
     fn take(self, v: Val<'de>) {
-        if let Some(field) = self.key.explicit {
-            self.cx.found.offer(field, RANK_EXPLICIT, v.clone());
-        }
-        if let Some((field, rank)) = self.key.alias {
-            self.cx.found.offer(field, rank, v);
-        }
+        take(self.cx.found, self.key, v);
     }
 
     fn wants_scalar(&self) -> bool {
-        self.key.explicit.is_some() || self.key.alias.is_some()
+        self.key.wants_scalar()
     }
 }
 
