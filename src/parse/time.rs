@@ -4,8 +4,6 @@
 //! microseconds, nanoseconds) is chosen by magnitude. The common shapes are parsed by hand (no
 //! allocation, no error values built on the hot path); anything else is tried with `jiff`.
 
-use jiff::civil::DateTime;
-use jiff::tz::Offset;
 use jiff::Timestamp;
 
 /// Earliest timestamp accepted from a line (1990-01-01T00:00:00Z); earlier ones are garbage.
@@ -20,8 +18,9 @@ pub(crate) fn is_sane(ts: Timestamp, reference: Timestamp) -> bool {
     if secs < MIN_SANE_SECS {
         return false;
     }
-    let limit = reference.as_second().max(Timestamp::now().as_second()).saturating_add(MAX_FUTURE_SECS);
-    secs <= limit
+    // Asking the clock costs a system call's worth per line: only when the reference is not enough.
+    secs <= reference.as_second().saturating_add(MAX_FUTURE_SECS)
+        || secs <= Timestamp::now().as_second().saturating_add(MAX_FUTURE_SECS)
 }
 
 /// Parses a timestamp given as text: an epoch number, RFC 3339 / ISO 8601, or the access-log form.
@@ -100,12 +99,46 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<i32> {
 }
 
 /// Builds a timestamp from a civil date `[year, month, day]`, a clock
-/// `[hour, minute, second, nanosecond]` and an offset in seconds east of UTC.
+/// `[hour, minute, second, nanosecond]` and an offset in seconds east of UTC. Checked as jiff
+/// checks them (a real date, a clock within the day, an offset within ±25:59:59); the arithmetic is
+/// done here because it runs for every line.
 pub(crate) fn from_parts([y, mo, d]: [i32; 3], [h, mi, s, nanos]: [i32; 4], off: i32) -> Option<Timestamp> {
-    let y = i16::try_from(y).ok()?;
     let s = s.min(59); // a leap second becomes :59
-    let dt = DateTime::new(y, mo as i8, d as i8, h as i8, mi as i8, s as i8, nanos).ok()?;
-    Offset::from_seconds(off).ok()?.to_timestamp(dt).ok()
+    let valid = (-9999..=9999).contains(&y)
+        && (1..=12).contains(&mo)
+        && d >= 1
+        && d <= days_in_month(y, mo)
+        && (0..24).contains(&h)
+        && (0..60).contains(&mi)
+        && (0..60).contains(&s)
+        && (0..1_000_000_000).contains(&nanos)
+        && off.abs() <= 93_599;
+    if !valid {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s) - i64::from(off);
+    Timestamp::new(secs, nanos).ok()
+}
+
+fn days_in_month(y: i32, mo: i32) -> i32 {
+    match mo {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date, counted in 400-year eras that start on
+/// 1 March (so the leap day ends its year).
+fn days_from_civil(y: i32, mo: i32, d: i32) -> i64 {
+    let y = i64::from(if mo <= 2 { y - 1 } else { y });
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let mo = i64::from(mo);
+    let day_of_year = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Reads a fraction (`.123` or `,123456789`) at `at`; returns nanoseconds and the end position.
@@ -198,6 +231,42 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    /// What jiff makes of the same parts: the reference `from_parts` must agree with.
+    fn jiff_parts([y, mo, d]: [i32; 3], [h, mi, s, nanos]: [i32; 4], off: i32) -> Option<Timestamp> {
+        let (y, s) = (i16::try_from(y).ok()?, s.min(59));
+        let (mo, d, h, mi, s) =
+            (i8::try_from(mo).ok()?, i8::try_from(d).ok()?, i8::try_from(h).ok()?, i8::try_from(mi).ok()?, s as i8);
+        let dt = jiff::civil::DateTime::new(y, mo, d, h, mi, s, nanos).ok()?;
+        jiff::tz::Offset::from_seconds(off).ok()?.to_timestamp(dt).ok()
+    }
+
+    #[test]
+    fn from_parts_agrees_with_jiff_on_valid_and_invalid_parts() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut valid = 0;
+        for _ in 0..200_000 {
+            let year = if rng.gen_bool(0.5) { rng.gen_range(1899..2101) } else { rng.gen_range(-10_001..10_001) };
+            let date = [year, rng.gen_range(0..14), rng.gen_range(0..33)];
+            let clock =
+                [rng.gen_range(0..25), rng.gen_range(0..61), rng.gen_range(0..61), rng.gen_range(-1..1_000_000_001)];
+            let off = if rng.gen_bool(0.8) { rng.gen_range(-14..15) * 1800 } else { rng.gen_range(-100_000..100_000) };
+            let ours = from_parts(date, clock, off);
+            assert_eq!(ours, jiff_parts(date, clock, off), "{date:?} {clock:?} {off}");
+            valid += usize::from(ours.is_some());
+        }
+        assert!(valid > 50_000, "only {valid} valid samples");
+        // Leap days and the edges of jiff's range.
+        assert_eq!(from_parts([2024, 2, 29], [0, 0, 0, 0], 0), Some(ts("2024-02-29T00:00:00Z")));
+        assert_eq!(from_parts([2100, 2, 29], [0, 0, 0, 0], 0), None);
+        assert_eq!(from_parts([2000, 2, 29], [23, 59, 60, 0], 3600), Some(ts("2000-02-29T22:59:59Z")));
+        for date in [[-9999, 1, 1], [9999, 12, 31]] {
+            for off in [-93_599, 0, 93_599] {
+                assert_eq!(from_parts(date, [0, 0, 0, 0], off), jiff_parts(date, [0, 0, 0, 0], off));
+            }
+        }
     }
 
     #[test]
