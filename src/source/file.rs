@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -85,7 +84,7 @@ fn open(path: &Path) -> Result<File, SourceError> {
 }
 
 fn raw_line(d: Decoded, line_no: u64) -> RawLine {
-    RawLine { timestamp: Timestamp::now(), labels: Labels::default(), line: d.line, line_no, truncated: d.truncated }
+    RawLine { timestamp: d.read_at, labels: Labels::default(), line: d.line, line_no, truncated: d.truncated }
 }
 
 /// Synchronous line iterator over files and stdin, in order, for `scan`.

@@ -2,12 +2,16 @@
 
 use std::io::{self, BufRead};
 
+use jiff::Timestamp;
+
 /// A line as decoded from bytes.
 #[derive(Debug)]
 pub(crate) struct Decoded {
     pub line: String,
     pub truncated: bool,
     pub lossy: bool,
+    /// When the read that completed the line returned.
+    pub read_at: Timestamp,
 }
 
 /// Splits a byte stream into capped lines. A line without its newline at EOF stays pending, so a
@@ -17,11 +21,14 @@ pub(crate) struct Splitter {
     cap: usize,
     buf: Vec<u8>,
     truncated: bool,
+    /// The time of the buffer being split; `None` once it is used up, so the next read is timed.
+    /// One clock reading per read, not per line: the lines of one read arrived together.
+    read_at: Option<Timestamp>,
 }
 
 impl Splitter {
     pub(crate) fn new(cap: usize) -> Self {
-        Splitter { cap: cap.max(1), buf: Vec::new(), truncated: false }
+        Splitter { cap: cap.max(1), buf: Vec::new(), truncated: false, read_at: None }
     }
 
     /// Reads up to the next newline. Returns the line if one was completed (`None` at EOF, the
@@ -37,30 +44,34 @@ impl Splitter {
             if avail.is_empty() {
                 return Ok((None, consumed));
             }
-            let newline = avail.iter().position(|&b| b == b'\n');
+            let read_at = *self.read_at.get_or_insert_with(Timestamp::now);
+            let newline = memchr::memchr(b'\n', avail);
             let chunk = &avail[..newline.unwrap_or(avail.len())];
             let room = self.cap.saturating_sub(self.buf.len());
-            if chunk.len() > room {
-                self.buf.extend_from_slice(&chunk[..room]);
-                self.truncated = true;
-            } else {
-                self.buf.extend_from_slice(chunk);
+            let keep = chunk.len().min(room);
+            if self.buf.is_empty() {
+                self.buf.reserve_exact(keep); // most lines: one allocation of the right size
             }
+            self.buf.extend_from_slice(&chunk[..keep]);
+            self.truncated |= chunk.len() > room;
             let used = chunk.len() + usize::from(newline.is_some());
+            if used == avail.len() {
+                self.read_at = None;
+            }
             r.consume(used);
             consumed += used as u64;
             if newline.is_some() {
-                return Ok((Some(self.finish()), consumed));
+                return Ok((Some(self.finish(read_at)), consumed));
             }
         }
     }
 
     /// The pending partial line (no newline seen), if any.
     pub(crate) fn take_partial(&mut self) -> Option<Decoded> {
-        (!self.buf.is_empty() || self.truncated).then(|| self.finish())
+        (!self.buf.is_empty() || self.truncated).then(|| self.finish(self.read_at.unwrap_or_else(Timestamp::now)))
     }
 
-    fn finish(&mut self) -> Decoded {
+    fn finish(&mut self, read_at: Timestamp) -> Decoded {
         let mut bytes = std::mem::take(&mut self.buf);
         let truncated = std::mem::take(&mut self.truncated);
         if bytes.last() == Some(&b'\r') {
@@ -70,8 +81,11 @@ impl Splitter {
             cut_partial_char(&mut bytes);
         }
         match String::from_utf8(bytes) {
-            Ok(line) => Decoded { line, truncated, lossy: false },
-            Err(e) => Decoded { line: String::from_utf8_lossy(e.as_bytes()).into_owned(), truncated, lossy: true },
+            Ok(line) => Decoded { line, truncated, lossy: false, read_at },
+            Err(e) => {
+                let line = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                Decoded { line, truncated, lossy: true, read_at }
+            }
         }
     }
 }
