@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::TrainingEvent;
+use crate::hash::FastMap;
 
 /// Smallest robust scale of ln(value), so discrete or constant data does not make every
 /// deviation infinite (0.1 = about ±10 %).
@@ -45,7 +46,7 @@ pub struct EndpointBaseline {
 /// Baselines of every tracked endpoint, plus a pooled one for the rest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Baselines {
-    pub endpoints: HashMap<Arc<str>, EndpointBaseline>,
+    pub endpoints: FastMap<Arc<str>, EndpointBaseline>,
     /// Pooled over all events (used for endpoints with little or no history).
     pub pooled: EndpointBaseline,
     /// Fraction of 4xx/5xx responses per request across all clients.
@@ -196,7 +197,7 @@ impl Baselines {
         let mut ranked: Vec<(&Arc<str>, Vec<&TrainingEvent>)> = by_endpoint.into_iter().collect();
         ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(b.0)));
         ranked.truncate(max_endpoints);
-        let mut endpoints: HashMap<Arc<str>, EndpointBaseline> = ranked
+        let mut endpoints: FastMap<Arc<str>, EndpointBaseline> = ranked
             .into_iter()
             .map(|(name, evs)| (name.clone(), fit_endpoint(evs.iter().copied(), span_secs, global_error_rate)))
             .collect();

@@ -66,7 +66,12 @@ pub fn path_template(path: &str) -> String {
 
 fn push_template(out: &mut String, path: &str) {
     let start = out.len();
-    for (n, seg) in path.split('/').enumerate() {
+    // Split on the byte: `/` is ASCII, so every piece is still a `str` slice.
+    let segments = path.as_bytes().split(|&b| b == b'/').map(|seg| {
+        let at = seg.as_ptr() as usize - path.as_ptr() as usize;
+        &path[at..at + seg.len()]
+    });
+    for (n, seg) in segments.enumerate() {
         if n > 0 {
             out.push('/');
         }
