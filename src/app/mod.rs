@@ -235,6 +235,7 @@ fn training_status(p: &Pipeline, cfg: &Config) -> TrainingStatus {
         models: MODEL_NAMES.iter().map(|n| model(n)).collect(),
         endpoints_tracked: t.map_or(0, |t| t.baselines.endpoints.len()),
         relearning: d.relearning(),
+        endpoints_with_daily_profile: d.profiled_endpoints(),
     }
 }
 

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::engine::Trained;
+use crate::detect::rate::DailyProfile;
 use crate::detect::Incident;
 use crate::features::TrainingEvent;
 
@@ -30,6 +31,10 @@ pub struct Snapshot {
     /// Re-baselined endpoints not relearned yet (absent in files written before re-baselining).
     #[serde(default)]
     pub relearning: Vec<String>,
+    /// Per endpoint, its request rate by hour of the day (absent in files written before daily
+    /// profiles).
+    #[serde(default)]
+    pub rate_profiles: Vec<(String, DailyProfile)>,
 }
 
 fn path(dir: &Path) -> PathBuf {
@@ -98,6 +103,7 @@ mod tests {
             window: Vec::new(),
             incidents: Vec::new(),
             relearning: Vec::new(),
+            rate_profiles: Vec::new(),
         }
     }
 
@@ -119,5 +125,27 @@ mod tests {
         assert!(load(dir.path(), &[]).is_none());
         save(dir.path(), &empty(&["bytes"])).unwrap();
         assert!(load(dir.path(), &["status".to_string()]).is_none());
+    }
+
+    #[test]
+    fn daily_profiles_survive_a_restart_and_older_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut profile = DailyProfile::default();
+        for w in 0..3 * 1440 + 1 {
+            profile.add(w * 60, 60, 100);
+        }
+        let mut snapshot = empty(&["bytes"]);
+        snapshot.rate_profiles = vec![("GET /api/cart".to_string(), profile)];
+        save(dir.path(), &snapshot).unwrap();
+        let loaded = load(dir.path(), &["bytes".to_string()]).unwrap();
+        // What is saved of a profile is its finished hours (the open one is counted again).
+        let saved = |p: &[(String, DailyProfile)]| serde_json::to_string(p).unwrap();
+        assert_eq!(saved(&loaded.rate_profiles), saved(&snapshot.rate_profiles));
+        assert!(loaded.rate_profiles[0].1.expected(3 * 86_400 + 3600, 60).is_some());
+        // A file from before daily profiles (no `rate_profiles` key) is used, with no profiles.
+        let mut old: serde_json::Value = serde_json::to_value(&snapshot).unwrap();
+        old.as_object_mut().unwrap().remove("rate_profiles");
+        fs::write(path(dir.path()), serde_json::to_vec(&old).unwrap()).unwrap();
+        assert!(load(dir.path(), &["bytes".to_string()]).unwrap().rate_profiles.is_empty());
     }
 }

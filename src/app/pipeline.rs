@@ -333,6 +333,7 @@ impl Pipeline {
             window,
             incidents: self.incidents.export(),
             relearning: self.detector.relearning(),
+            rate_profiles: self.detector.rate_profiles(),
         }
     }
 
@@ -342,6 +343,7 @@ impl Pipeline {
         self.incidents.restore(s.incidents);
         self.detector.restore(s.trained, s.window);
         self.detector.resume_relearning(s.relearning);
+        self.detector.restore_rate_profiles(s.rate_profiles);
         if trained {
             for name in crate::detect::engine::MODEL_NAMES {
                 self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);

@@ -35,6 +35,9 @@ pub struct TrainingStatus {
     pub endpoints_tracked: usize,
     /// Re-baselined endpoints judged by rules only until they are relearned.
     pub relearning: Vec<String>,
+    /// Endpoints whose request rate is judged by hour of the day for at least one hour (after
+    /// that hour has been seen on 3 days).
+    pub endpoints_with_daily_profile: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 
 use super::explain;
 use super::forest::{IsolationForest, IsolationForestParams, OutlierModel};
-use super::rate::RateTracker;
+use super::rate::{DailyProfile, RateTracker};
 use super::rules::Rules;
 use super::suppress::{Hold, Suppressor};
 use super::svm::{OneClassSvm, OneClassSvmParams};
@@ -143,6 +143,21 @@ impl Detector {
     /// What was learned, and the training window (for `models.json`).
     pub fn export(&self) -> (Option<&Trained>, Vec<TrainingEvent>) {
         (self.trained.as_ref(), self.window.iter().cloned().collect())
+    }
+
+    /// The rate tracker's daily profiles (for `models.json`).
+    pub fn rate_profiles(&self) -> Vec<(String, DailyProfile)> {
+        self.rate.profiles()
+    }
+
+    /// Resume the daily profiles saved in `models.json`.
+    pub fn restore_rate_profiles(&mut self, saved: Vec<(String, DailyProfile)>) {
+        self.rate.restore_profiles(saved);
+    }
+
+    /// Endpoints whose rate is judged by hour of the day for at least one hour.
+    pub fn profiled_endpoints(&self) -> usize {
+        self.rate.profiled_endpoints()
     }
 
     /// Resume from saved state: scoring starts at once.

@@ -4,15 +4,24 @@
 //! endpoint's expected count is an exponentially weighted average of its past windows, seeded from
 //! the training baseline and updated only with windows that were not anomalous — so a slow daily
 //! rhythm is followed while an outage does not become the new normal.
+//!
+//! Where there is enough history, the hour of the day decides instead: once an hour has been seen
+//! on [`profile::MIN_DAYS`] days, a window is judged against the median of those days (see
+//! [`profile`]), so a morning surge or a nightly lull that happens every day is not reported.
 
-use crate::hash::FastMap;
+mod profile;
+
 use std::sync::Arc;
+
+pub use profile::DailyProfile;
+use profile::Expected;
 
 use jiff::Timestamp;
 
 use super::{Anomaly, AnomalyKind};
 use crate::config::Severity;
 use crate::features::{poisson_surprise, Baselines};
+use crate::hash::FastMap;
 
 /// Expected requests per window below which an endpoint is too quiet to judge.
 const MIN_EXPECTED: f64 = 20.0;
@@ -22,6 +31,8 @@ const ALPHA: f64 = 0.1;
 const MIN_SURPRISE: f64 = 6.0;
 /// Longest run of empty windows closed at once (a longer gap restarts the windows).
 const MAX_GAP_WINDOWS: i64 = 120;
+/// Daily profiles kept beyond the tracked endpoints (endpoints that left the top-K may come back).
+const MAX_PROFILES: usize = 512;
 
 #[derive(Debug, Clone)]
 struct Track {
@@ -37,11 +48,17 @@ pub struct RateTracker {
     window_secs: i64,
     current: Option<i64>,
     tracks: FastMap<Arc<str>, Track>,
+    profiles: FastMap<Arc<str>, DailyProfile>,
 }
 
 impl RateTracker {
     pub fn new(window_secs: u64) -> RateTracker {
-        RateTracker { window_secs: window_secs as i64, current: None, tracks: FastMap::default() }
+        RateTracker {
+            window_secs: window_secs as i64,
+            current: None,
+            tracks: FastMap::default(),
+            profiles: FastMap::default(),
+        }
     }
 
     /// (Re)seed the expected counts from freshly trained baselines; keeps learned averages.
@@ -56,11 +73,33 @@ impl RateTracker {
             next.insert(ep.clone(), track);
         }
         self.tracks = next;
+        if self.profiles.len() > MAX_PROFILES {
+            self.profiles.retain(|ep, _| self.tracks.contains_key(ep));
+        }
     }
 
-    /// Drop an endpoint's track: the next seed starts it afresh from its new baseline.
+    /// Drop an endpoint's track and daily profile: the next seed starts it afresh from its new
+    /// baseline.
     pub fn forget(&mut self, endpoint: &str) {
         self.tracks.remove(endpoint);
+        self.profiles.remove(endpoint);
+    }
+
+    /// The daily profiles, for `models.json`.
+    pub fn profiles(&self) -> Vec<(String, DailyProfile)> {
+        let mut all: Vec<_> = self.profiles.iter().map(|(ep, p)| (ep.to_string(), p.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Resume the daily profiles saved in `models.json`.
+    pub fn restore_profiles(&mut self, saved: Vec<(String, DailyProfile)>) {
+        self.profiles = saved.into_iter().take(MAX_PROFILES).map(|(ep, p)| (Arc::from(ep), p)).collect();
+    }
+
+    /// Endpoints with at least one hour of the day judged by its daily profile.
+    pub fn profiled_endpoints(&self) -> usize {
+        self.profiles.values().filter(|p| p.ready_hours() > 0).count()
     }
 
     /// Count one request at event time `t` (seconds). Returns anomalies of windows it closed.
@@ -100,55 +139,53 @@ impl RateTracker {
 
     fn close(&mut self, window: i64) -> Vec<Anomaly> {
         let mut out = Vec::new();
-        let end = (window + 1) * self.window_secs;
+        let ws = self.window_secs;
+        let (start, end) = (window * ws, (window + 1) * ws);
         for (ep, t) in self.tracks.iter_mut() {
             let k = t.count as f64;
-            let lambda = t.expected;
             t.count = 0;
             if std::mem::take(&mut t.fresh) {
                 continue;
             }
-            let mut flagged = false;
-            if lambda >= MIN_EXPECTED {
+            let profile = self.profiles.entry(ep.clone()).or_default();
+            let by_hour = profile.expected(start, ws);
+            profile.add(start, ws, k as u64);
+            let Expected { low, high, .. } = by_hour.unwrap_or(Expected { low: t.expected, high: t.expected, days: 0 });
+            let drop = low >= MIN_EXPECTED && k <= 0.3 * low && poisson_surprise_two_sided(k, low) >= MIN_SURPRISE;
+            let surge = high >= MIN_EXPECTED
+                && k >= 3.0 * high
+                && k >= 30.0
+                && poisson_surprise_two_sided(k, high) >= MIN_SURPRISE;
+            if drop || surge {
+                let lambda = if drop { low } else { high };
                 let surprise = poisson_surprise_two_sided(k, lambda);
-                let drop = k <= 0.3 * lambda;
-                let surge = k >= 3.0 * lambda && k >= 30.0;
-                if surprise >= MIN_SURPRISE && (drop || surge) {
-                    flagged = true;
-                    let ratio = k / lambda;
-                    let severity = if drop {
-                        if ratio < 0.05 {
-                            Severity::High
-                        } else {
-                            Severity::Medium
-                        }
-                    } else if ratio > 10.0 {
-                        Severity::High
-                    } else {
-                        Severity::Medium
-                    };
-                    let what = if drop { "dropped" } else { "surged" };
-                    out.push(Anomaly {
-                        line: None,
-                        timestamp: Timestamp::from_second(end).unwrap_or(Timestamp::UNIX_EPOCH),
-                        kind: AnomalyKind::Volume,
-                        detectors: vec!["rate".into()],
-                        score: (0.5 + surprise / 40.0).min(1.0),
-                        severity,
-                        endpoint: ep.to_string(),
-                        client: None,
-                        reason: format!(
-                            "{ep} traffic {what}: {k:.0} requests in {}s, expected about {lambda:.0}",
-                            self.window_secs
-                        ),
-                        features: Vec::new(),
-                        raw: None,
-                    });
-                }
-            }
-            if !flagged && lambda > 0.0 {
-                t.expected = (1.0 - ALPHA) * lambda + ALPHA * k;
-            } else if !flagged {
+                let ratio = k / lambda;
+                let severity = match (drop, ratio) {
+                    (true, r) if r < 0.05 => Severity::High,
+                    (false, r) if r > 10.0 => Severity::High,
+                    _ => Severity::Medium,
+                };
+                let what = if drop { "dropped" } else { "surged" };
+                let basis = match by_hour {
+                    Some(e) => format!(" at this hour of the day (median of {} days)", e.days),
+                    None => String::new(),
+                };
+                out.push(Anomaly {
+                    line: None,
+                    timestamp: Timestamp::from_second(end).unwrap_or(Timestamp::UNIX_EPOCH),
+                    kind: AnomalyKind::Volume,
+                    detectors: vec!["rate".into()],
+                    score: (0.5 + surprise / 40.0).min(1.0),
+                    severity,
+                    endpoint: ep.to_string(),
+                    client: None,
+                    reason: format!("{ep} traffic {what}: {k:.0} requests in {ws}s, expected about {lambda:.0}{basis}"),
+                    features: Vec::new(),
+                    raw: None,
+                });
+            } else if t.expected > 0.0 {
+                t.expected = (1.0 - ALPHA) * t.expected + ALPHA * k;
+            } else {
                 t.expected = k;
             }
         }
@@ -230,5 +267,54 @@ mod tests {
         let mut r = tracker_with(&ep, 3.0);
         r.observe(0.0, &ep);
         assert!(r.observe(86_400.0, &ep).is_empty());
+    }
+
+    /// Office hours: 4 requests/s from 09:00 to 17:00 UTC, 1/s otherwise; on day 4 an outage
+    /// from 14:00 to 14:10. Feeds days `from..to`, returns the anomalies by day.
+    fn office_days(r: &mut RateTracker, ep: &Arc<str>, from: i64, to: i64) -> Vec<Vec<Anomaly>> {
+        let mut by_day = vec![Vec::new(); (to - from) as usize];
+        for s in from * 86_400..to * 86_400 {
+            let (day, second) = (s / 86_400, s % 86_400);
+            let outage = day == 4 && (14 * 3600..14 * 3600 + 600).contains(&second);
+            let per_sec = if outage {
+                0
+            } else if (9 * 3600..17 * 3600).contains(&second) {
+                4
+            } else {
+                1
+            };
+            for i in 0..per_sec {
+                by_day[(day - from) as usize].extend(r.observe(s as f64 + i as f64 / 4.0, ep));
+            }
+            if per_sec == 0 {
+                by_day[(day - from) as usize].extend(r.advance(s as f64));
+            }
+        }
+        by_day
+    }
+
+    #[test]
+    fn a_daily_rhythm_is_learned_by_hour_and_an_outage_still_stands_out() {
+        let ep: Arc<str> = Arc::from("GET /busy");
+        let mut r = tracker_with(&ep, 1.0);
+        let first = office_days(&mut r, &ep, 0, 3);
+        // Without history per hour, office hours are a surge the running average never learns
+        // (flagged windows are not learned): every office-hours window of the first days.
+        assert!(first[0].len() > 400 && first[0].iter().all(|a| a.reason.contains("surged")), "{}", first[0].len());
+        // A restart keeps the profiles (they are saved in `models.json`).
+        let saved = r.profiles();
+        let mut r = tracker_with(&ep, 1.0);
+        r.restore_profiles(saved);
+        assert_eq!(r.profiled_endpoints(), 1);
+        let later = office_days(&mut r, &ep, 3, 5);
+        assert!(later[0].is_empty(), "{:?}", later[0]);
+        assert_eq!(later[1].len(), 10, "{:?}", later[1]);
+        for a in &later[1] {
+            assert!(
+                a.reason.contains("dropped") && a.reason.contains("at this hour of the day (median of 4 days)"),
+                "{}",
+                a.reason
+            );
+        }
     }
 }
