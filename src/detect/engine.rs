@@ -33,6 +33,9 @@ pub const RT_GATE_Z: f64 = 4.5;
 /// ...or, while the endpoint's recent median latency is itself at least `RT_CONTEXT_Z` high, this.
 pub const RT_GATE_IN_SPIKE_Z: f64 = 3.0;
 pub const RT_CONTEXT_Z: f64 = 2.5;
+/// Milliseconds a response must be slower than its endpoint's p99 to be reported: on an endpoint
+/// that answers in 1 ms, 6 ms is many robust deviations out but nothing anyone acts on.
+pub const RT_MIN_EXCESS_MS: f64 = 10.0;
 /// Decades of surprise a 5xx burst must reach to be reported...
 pub const BURST_GATE: f64 = 3.0;
 /// ...with at least this many recent (decayed) 5xx: two background errors close together are not a burst.
@@ -298,7 +301,7 @@ impl Detector {
                     ev.rt_z >= RT_GATE_Z || (ev.rt_z >= RT_GATE_IN_SPIKE_Z && ev.endpoint_latency_z >= RT_CONTEXT_Z);
                 // Judged only against the endpoint's own baseline: a pooled one would call a rare,
                 // slow-by-nature endpoint slow (and keep it out of training for good).
-                let slow = far && ev.known_endpoint && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms);
+                let slow = far && ev.known_endpoint && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms + RT_MIN_EXCESS_MS);
                 // The evidence first: it is cheap, and the model is asked only when it could matter.
                 if slow && f.model.decision(&x) < f.threshold {
                     verdicts.push(explain::Verdict::ResponseTime);
