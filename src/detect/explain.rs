@@ -116,6 +116,22 @@ fn severity_forest(score: f64, threshold: f64) -> Severity {
     }
 }
 
+/// Scaled distance from its baseline at which a feature is worth naming in a reason.
+const REMARKABLE_SIGMA: f64 = 2.0;
+
+/// The features a behavioral reason names: at most two that drove the verdict (share of the
+/// isolation > 0.15, `ranked` by share) and are remarkable themselves, since a feature can take a
+/// share while sitting close to its baseline; else the most extreme one.
+fn features_to_name(ranked: &[(usize, f64)], vals: &[f64]) -> Vec<usize> {
+    let remarkable = |i: usize| vals.get(i).is_some_and(|v| v.abs() >= REMARKABLE_SIGMA);
+    let mut shown: Vec<usize> =
+        ranked.iter().filter(|&&(i, share)| share > 0.15 && remarkable(i)).map(|&(i, _)| i).take(2).collect();
+    if shown.is_empty() {
+        shown.extend((0..vals.len()).max_by(|&a, &b| vals[a].abs().total_cmp(&vals[b].abs())));
+    }
+    shown
+}
+
 /// How one scaled feature reads to a person.
 fn describe_feature(c: Column, value: f64, ev: &Evidence) -> String {
     match c {
@@ -232,11 +248,9 @@ pub(crate) fn anomaly(
                         Some(FeatureContribution { feature: columns.get(i)?.name().into(), value: *vals.get(i)?, share })
                     })
                     .collect();
-                let top: Vec<String> = ranked
-                    .iter()
-                    .take(2)
-                    .filter(|(_, s)| *s > 0.15)
-                    .filter_map(|&(i, _)| Some(describe_feature(*columns.get(i)?, *vals.get(i)?, &ev)))
+                let top: Vec<String> = features_to_name(&ranked, vals)
+                    .into_iter()
+                    .filter_map(|i| Some(describe_feature(*columns.get(i)?, *vals.get(i)?, &ev)))
                     .collect();
                 parts.push((
                     AnomalyKind::Behavioral,
@@ -301,6 +315,20 @@ fn assemble(
 
 #[cfg(test)]
 mod tests {
+    /// In demo, a reason named "endpoint latency running -1.4σ from baseline" next to the real cause.
+    #[test]
+    fn behavioral_reasons_name_only_remarkable_features() {
+        // Feature 1 (40× the median size) is the cause; feature 4 took a share at -1.4σ.
+        let vals = [0.3, 7.9, 0.0, 0.0, -1.4];
+        assert_eq!(super::features_to_name(&[(1, 0.5), (4, 0.3), (0, 0.1)], &vals), [1]);
+        assert_eq!(super::features_to_name(&[(4, 0.4), (1, 0.35), (2, 0.2)], &vals), [1]);
+        // Two remarkable drivers are both named, in order of share.
+        let vals = [0.3, 7.9, 0.0, -5.5, 0.0];
+        assert_eq!(super::features_to_name(&[(3, 0.45), (1, 0.4)], &vals), [3, 1]);
+        // Nothing remarkable with a share: the most extreme feature.
+        assert_eq!(super::features_to_name(&[(0, 0.9)], &[0.3, -2.5, 1.0]), [1]);
+    }
+
     #[test]
     fn counts_read_as_english() {
         assert_eq!(super::counted(1.2, "error"), "1 error");
