@@ -166,16 +166,13 @@ pub(crate) struct Mapping {
 #[derive(Debug, Clone, Default)]
 pub struct FieldMap {
     pub(crate) entries: Vec<Mapping>,
-    /// Tells compiled maps apart (0 for every empty map), so lookups remembered for one map are
-    /// never used with another.
-    pub(crate) id: u64,
 }
 
 impl FieldMap {
     /// Compiles `ParseConfig::fields` (keys from `crate::config::FIELD_KEYS`; unknown keys are
     /// ignored, validation has rejected them already).
     pub fn new(fields: &BTreeMap<String, String>) -> FieldMap {
-        let entries: Vec<Mapping> = fields
+        let entries = fields
             .iter()
             .filter_map(|(key, name)| {
                 let field = match key.as_str() {
@@ -198,9 +195,7 @@ impl FieldMap {
             })
             .take(16)
             .collect();
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let id = if entries.is_empty() { 0 } else { NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) };
-        FieldMap { entries, id }
+        FieldMap { entries }
     }
 
     /// True when nothing is mapped explicitly.

@@ -31,6 +31,7 @@ pub mod values;
 mod tests;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use jiff::Timestamp;
 
@@ -156,6 +157,8 @@ pub struct Parser {
     format: FormatChoice,
     max_line_bytes: usize,
     fields: FieldMap,
+    /// The JSON keys of recent lines and what they mean under `fields`.
+    keys: RefCell<json::KeyMemo>,
 }
 
 impl Default for Parser {
@@ -185,7 +188,12 @@ struct Parsed {
 impl Parser {
     /// Builds a parser from a validated `[parse]` section.
     pub fn new(cfg: &ParseConfig) -> Parser {
-        Parser { format: cfg.format, max_line_bytes: cfg.max_line_bytes.max(1), fields: FieldMap::new(&cfg.fields) }
+        Parser {
+            format: cfg.format,
+            max_line_bytes: cfg.max_line_bytes.max(1),
+            fields: FieldMap::new(&cfg.fields),
+            keys: RefCell::default(),
+        }
     }
 
     /// Lines longer than this many bytes are cut.
@@ -250,7 +258,7 @@ impl Parser {
             forced => forced,
         };
         match choice {
-            FormatChoice::Json => match json::parse(line, &self.fields, found) {
+            FormatChoice::Json => match self.json(line, found) {
                 Ok(()) => (Format::Json, None),
                 Err(problem) => as_text(line, reference, found, Some(problem)),
             },
@@ -272,6 +280,10 @@ impl Parser {
         }
     }
 
+    fn json<'a>(&self, line: &'a str, found: &mut Found<'a>) -> Result<(), ParseProblem> {
+        json::parse(line, &self.fields, &mut self.keys.borrow_mut(), found)
+    }
+
     /// Auto-detection of a line starting with `[`: a JSON array, or text with a bracketed prefix.
     fn bracket<'a>(
         &self,
@@ -280,7 +292,7 @@ impl Parser {
         found: &mut Found<'a>,
     ) -> (Format, Option<ParseProblem>) {
         let looks_json = matches!(line[1..].trim_start().as_bytes().first(), Some(b'[' | b'{' | b'"' | b']'));
-        match json::parse(line, &self.fields, found) {
+        match self.json(line, found) {
             Ok(()) => (Format::Json, None),
             Err(ParseProblem::NotAnObject) => as_text(line, reference, found, Some(ParseProblem::NotAnObject)),
             Err(_) if looks_json => as_text(line, reference, found, Some(ParseProblem::BadJson)),

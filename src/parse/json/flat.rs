@@ -7,7 +7,6 @@
 //! [`walk`](super::walk) reads the line instead. Strings are scanned eight bytes at a time.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 use super::{all_live, key_info, take, KeyInfo};
 use crate::parse::fields::{FieldMap, Found, Val};
@@ -15,12 +14,11 @@ use crate::parse::fields::{FieldMap, Found, Val};
 /// Most keys remembered per line position.
 const MEMO_KEYS: usize = 64;
 
-/// The keys of the last line read on this thread, by position, with what they meant. Lines of one
-/// stream repeat their keys in the same order, so looking a key up is usually one comparison.
-#[derive(Default)]
-struct KeyMemo {
-    /// `FieldMap::id` of the map the meanings were computed with.
-    map: u64,
+/// The keys of the last line read, by position, with what they meant. Lines of one stream repeat
+/// their keys in the same order, so looking a key up is usually one comparison. The meanings come
+/// from one [`FieldMap`]: a [`Parser`](crate::parse::Parser) keeps one memo beside its map.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyMemo {
     keys: Vec<(String, KeyInfo)>,
 }
 
@@ -43,27 +41,13 @@ impl KeyMemo {
     }
 }
 
-thread_local! {
-    static MEMO: RefCell<KeyMemo> = RefCell::new(KeyMemo::default());
-}
-
 /// Reads `line` into `found` if it is a flat object this reader handles; `None` otherwise (and
-/// `found` may then hold part of the line: the caller resets it).
-pub(super) fn parse<'a>(line: &'a str, map: &FieldMap, found: &mut Found<'a>) -> Option<()> {
-    if line.as_bytes().first() != Some(&b'{') {
+/// `found` may then hold part of the line: the caller resets it). `memo` belongs to `map`.
+pub(super) fn parse<'a>(line: &'a str, map: &FieldMap, memo: &mut KeyMemo, found: &mut Found<'a>) -> Option<()> {
+    let b = line.as_bytes();
+    if b.first() != Some(&b'{') {
         return None;
     }
-    MEMO.with_borrow_mut(|memo| {
-        if memo.map != map.id {
-            memo.keys.clear();
-            memo.map = map.id;
-        }
-        read(line, map, found, memo)
-    })
-}
-
-fn read<'a>(line: &'a str, map: &FieldMap, found: &mut Found<'a>, memo: &mut KeyMemo) -> Option<()> {
-    let b = line.as_bytes();
     let live = all_live(map);
     let mut i = skip_ws(b, 1);
     let mut at = 0;
@@ -93,9 +77,7 @@ fn read<'a>(line: &'a str, map: &FieldMap, found: &mut Found<'a>, memo: &mut Key
             b'n' => (Val::Null, literal(b, i, b"null")?),
             _ => return None,
         };
-        if key.wants_scalar() {
-            take(found, key, value);
-        }
+        take(found, key, value);
         i = skip_ws(b, next);
         match b.get(i)? {
             b',' => i = skip_ws(b, i + 1),

@@ -12,13 +12,21 @@
 mod flat;
 mod walk;
 
+pub(crate) use flat::KeyMemo;
+
 use super::fields::{alias, Field, FieldMap, Found, Val, RANK_EXPLICIT, RANK_NESTED};
 use super::ParseProblem;
 
 /// Parses a JSON line into `found`. `Err(NotAnObject)` for a valid non-object, `Err(BadJson)` for
-/// invalid JSON (including nesting over the limit and trailing garbage).
-pub(crate) fn parse<'a>(line: &'a str, map: &FieldMap, found: &mut Found<'a>) -> Result<(), ParseProblem> {
-    if flat::parse(line, map, found).is_some() {
+/// invalid JSON (including nesting over the limit and trailing garbage). `memo` remembers the keys
+/// of `map`'s lines (keep one per map).
+pub(crate) fn parse<'a>(
+    line: &'a str,
+    map: &FieldMap,
+    memo: &mut KeyMemo,
+    found: &mut Found<'a>,
+) -> Result<(), ParseProblem> {
+    if flat::parse(line, map, memo, found).is_some() {
         return Ok(());
     }
     *found = Found::default();
@@ -26,7 +34,7 @@ pub(crate) fn parse<'a>(line: &'a str, map: &FieldMap, found: &mut Found<'a>) ->
 }
 
 /// What a key means at its depth.
-#[derive(Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct KeyInfo {
     /// Explicitly mapped field ending at this key.
     explicit: Option<Field>,

@@ -1,5 +1,6 @@
 //! The two readers must agree: whatever `flat` accepts, `walk` reads to the same fields.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use rand::rngs::StdRng;
@@ -7,17 +8,34 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 
-type Reader<'a> = fn(&'a str, &FieldMap, &mut Found<'a>) -> Result<(), ParseProblem>;
-
-/// The outcome of a reader, comparable: the result and every field found.
-fn outcome<'a>(line: &'a str, map: &FieldMap, reader: Reader<'a>) -> String {
-    let mut found = Found::default();
-    let r = reader(line, map, &mut found);
-    format!("{r:?} {found:?}")
+/// A field map with its key memo, as a `Parser` holds them, and both ways to read a line.
+struct Readers {
+    map: FieldMap,
+    memo: RefCell<KeyMemo>,
 }
 
-fn flat_accepts(line: &str, map: &FieldMap) -> bool {
-    flat::parse(line, map, &mut Found::default()).is_some()
+impl Readers {
+    fn new(map: FieldMap) -> Readers {
+        Readers { map, memo: RefCell::default() }
+    }
+
+    /// The result and every field found, comparable: by `parse` (flat first, then the full reader).
+    fn parsed(&self, line: &str) -> String {
+        let mut found = Found::default();
+        let r = parse(line, &self.map, &mut self.memo.borrow_mut(), &mut found);
+        format!("{r:?} {found:?}")
+    }
+
+    /// The same, by the full reader alone.
+    fn walked(&self, line: &str) -> String {
+        let mut found = Found::default();
+        let r = walk::parse(line, &self.map, &mut found);
+        format!("{r:?} {found:?}")
+    }
+
+    fn flat_accepts(&self, line: &str) -> bool {
+        flat::parse(line, &self.map, &mut self.memo.borrow_mut(), &mut Found::default()).is_some()
+    }
 }
 
 const BASES: &[&str] = &[
@@ -30,18 +48,18 @@ const BASES: &[&str] = &[
 
 #[test]
 fn flat_reads_the_common_access_log_shapes() {
-    let map = FieldMap::default();
+    let r = Readers::new(FieldMap::default());
     for line in BASES {
-        assert!(flat_accepts(line, &map), "{line}");
-        assert_eq!(outcome(line, &map, parse), outcome(line, &map, walk::parse), "{line}");
+        assert!(r.flat_accepts(line), "{line}");
+        assert_eq!(r.parsed(line), r.walked(line), "{line}");
     }
     // Trailing whitespace after the object is still one object.
-    assert!(flat_accepts("{\"status\":200}  \r\n", &map));
+    assert!(r.flat_accepts("{\"status\":200}  \r\n"));
 }
 
 #[test]
 fn flat_hands_over_what_it_does_not_handle() {
-    let map = FieldMap::default();
+    let r = Readers::new(FieldMap::default());
     for line in [
         r#"{"path":"/a\/b","status":200}"#,      // escape
         r#"{"http":{"status":500}}"#,            // nested object
@@ -56,8 +74,8 @@ fn flat_hands_over_what_it_does_not_handle() {
         r#"[{"status":200}]"#,                   // not an object
         r#"{"bytes":123456789012345678901234}"#, // beyond u64
     ] {
-        assert!(!flat_accepts(line, &map), "{line}");
-        assert_eq!(outcome(line, &map, parse), outcome(line, &map, walk::parse), "{line}");
+        assert!(!r.flat_accepts(line), "{line}");
+        assert_eq!(r.parsed(line), r.walked(line), "{line}");
     }
 }
 
@@ -66,12 +84,12 @@ fn explicit_mappings_apply_in_both_readers() {
     let mut cfg = BTreeMap::new();
     cfg.insert("status".to_string(), "RESULT".to_string());
     cfg.insert("response_time_ms".to_string(), "timing.total".to_string());
-    let map = FieldMap::new(&cfg);
+    let r = Readers::new(FieldMap::new(&cfg));
     let line = r#"{"status":200,"result":"404","timing":7}"#;
-    assert!(flat_accepts(line, &map));
-    assert_eq!(outcome(line, &map, parse), outcome(line, &map, walk::parse));
+    assert!(r.flat_accepts(line));
+    assert_eq!(r.parsed(line), r.walked(line));
     let mut found = Found::default();
-    parse(line, &map, &mut found).unwrap();
+    parse(line, &r.map, &mut r.memo.borrow_mut(), &mut found).unwrap();
     assert_eq!(found.status.val, Some(404));
 }
 
@@ -108,10 +126,10 @@ fn readers_agree_on_mutated_lines() {
         ".5",
         "00",
     ];
-    let maps = [FieldMap::default(), {
+    let readers = [Readers::new(FieldMap::default()), {
         let mut cfg = BTreeMap::new();
         cfg.insert("path".to_string(), "referer".to_string());
-        FieldMap::new(&cfg)
+        Readers::new(FieldMap::new(&cfg))
     }];
     let mut rng = StdRng::seed_from_u64(7);
     let (mut tried, mut flat_took) = (0, 0);
@@ -135,13 +153,13 @@ fn readers_agree_on_mutated_lines() {
                 _ => line.replace_range(at..at, PIECES[rng.gen_range(0..PIECES.len())]),
             }
         }
-        let map = &maps[round % maps.len()];
+        let r = &readers[round % readers.len()];
         tried += 1;
-        if flat_accepts(&line, map) {
+        if r.flat_accepts(&line) {
             flat_took += 1;
-            assert!(walk::parse(&line, map, &mut Found::default()).is_ok(), "flat accepted invalid JSON: {line}");
+            assert!(walk::parse(&line, &r.map, &mut Found::default()).is_ok(), "flat accepted invalid JSON: {line}");
         }
-        assert_eq!(outcome(&line, map, parse), outcome(&line, map, walk::parse), "{line}");
+        assert_eq!(r.parsed(&line), r.walked(&line), "{line}");
     }
     assert!(flat_took > tried / 4, "flat reader took only {flat_took} of {tried} lines");
 }
