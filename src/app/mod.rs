@@ -246,6 +246,30 @@ fn save_state(dir: &std::path::Path, p: &Pipeline) {
     }
 }
 
+/// Runs `work` on the pipeline in a blocking task, then, still there (serialising the window is CPU
+/// work), saves what was learned if it changed (a fit, a re-baseline), and gives freed memory back
+/// after a fit or a `big` batch (training buffers, backfill pages).
+async fn off_reactor<R: Send + 'static>(
+    mut p: Pipeline,
+    state_dir: Option<std::path::PathBuf>,
+    big: bool,
+    work: impl FnOnce(&mut Pipeline) -> R + Send + 'static,
+) -> Result<(Pipeline, R), AppError> {
+    tokio::task::spawn_blocking(move || {
+        let result = work(&mut p);
+        let learned = std::mem::take(&mut p.fitted_since_save);
+        if let (Some(dir), true) = (&state_dir, learned) {
+            save_state(dir, &p);
+        }
+        if learned || big {
+            crate::memory::release_free();
+        }
+        (p, result)
+    })
+    .await
+    .map_err(|e| AppError::Task(e.to_string()))
+}
+
 /// Feed batches to the pipeline (off the reactor), apply the server's commands between batches and
 /// tick the windows, until the channel closes.
 async fn drive(
@@ -266,43 +290,17 @@ async fn drive(
             batch = rx.recv() => {
                 let Some(batch) = batch else { break };
                 let n = batch.len() as u64;
-                let mut p = pipeline.take().expect("pipeline is returned after each batch");
-                let dir = state_dir.clone();
-                p = tokio::task::spawn_blocking(move || {
-                    p.process(batch);
-                    let fitted = p.fitted_since_save;
-                    if let (Some(dir), true) = (dir, fitted) {
-                        // Saved from the blocking task: serialising the window is CPU work.
-                        p.fitted_since_save = false;
-                        save_state(&dir, &p);
-                    }
-                    if fitted || n >= TRIM_AFTER_LINES {
-                        // Training buffers and big pages are freed now; give the memory back.
-                        crate::memory::release_free();
-                    }
-                    p
-                })
-                .await
-                .map_err(|e| AppError::Task(e.to_string()))?;
+                let p = pipeline.take().expect("pipeline is returned after each batch");
+                let (p, _) = off_reactor(p, state_dir.clone(), n >= TRIM_AFTER_LINES, |p| p.process(batch)).await?;
                 state.lines_processed.fetch_add(n, Ordering::Relaxed);
                 *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
                 pipeline = Some(p);
             }
             Some(command) = commands.recv() => {
                 let PipelineCommand::Rebaseline { endpoint, reply } = command;
-                let mut p = pipeline.take().expect("pipeline is returned after each batch");
-                let dir = state_dir.clone();
-                let (p, result) = tokio::task::spawn_blocking(move || {
-                    let result = p.rebaseline(&endpoint);
-                    if let (Some(dir), Ok(_)) = (dir, &result) {
-                        // Saved at once: a restart must not bring the old baseline back.
-                        p.fitted_since_save = false;
-                        save_state(&dir, &p);
-                    }
-                    (p, result)
-                })
-                .await
-                .map_err(|e| AppError::Task(e.to_string()))?;
+                let p = pipeline.take().expect("pipeline is returned after each batch");
+                // A re-baseline is saved at once: a restart must not bring the old baseline back.
+                let (p, result) = off_reactor(p, state_dir.clone(), false, move |p| p.rebaseline(&endpoint)).await?;
                 let _ = reply.send(result);
                 *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
                 pipeline = Some(p);

@@ -217,6 +217,15 @@ impl Pipeline {
         out.push(a);
     }
 
+    /// Counts the event in its rate window unless an ignore rule holds it back (a maintenance hold
+    /// still counts), and reports the windows that closed.
+    fn count_rate(&mut self, row: &FeatureRow, hold: Option<Hold>, out: &mut Vec<Anomaly>) {
+        if hold.is_none_or(|h| h == Hold::Maintenance) {
+            let closed = self.detector.count_rate(row);
+            self.handle_windows(closed, out);
+        }
+    }
+
     /// Rate windows that closed: reported unless a maintenance window overlaps them.
     fn handle_windows(&mut self, closed: Vec<Anomaly>, out: &mut Vec<Anomaly>) {
         for a in closed {
@@ -239,10 +248,7 @@ impl Pipeline {
     }
 
     fn score_row(&mut self, row: FeatureRow, hold: Option<Hold>, out: &mut Vec<Anomaly>) {
-        if hold.is_none_or(|h| h == Hold::Maintenance) {
-            let closed = self.detector.count_rate(&row);
-            self.handle_windows(closed, out);
-        }
+        self.count_rate(&row, hold, out);
         if hold.is_some() {
             return;
         }
@@ -309,10 +315,7 @@ impl Pipeline {
             let _ = self.fit();
         }
         for (row, hold) in buf {
-            if hold.is_none_or(|h| h == Hold::Maintenance) {
-                let closed = self.detector.count_rate(&row);
-                self.handle_windows(closed, out);
-            }
+            self.count_rate(&row, hold, out);
             if hold.is_some() {
                 continue;
             }
