@@ -207,10 +207,6 @@ impl Suppressor {
         let path = endpoint.split_once(' ').map(|(_, p)| p);
         self.windows.iter().any(|w| w.applies_to(endpoint, path) && w.overlaps(start, end))
     }
-
-    pub fn windows(&self) -> &[MaintenanceWindow] {
-        &self.windows
-    }
 }
 
 #[cfg(test)]

@@ -142,15 +142,15 @@ impl RateTracker {
         let ws = self.window_secs;
         let (start, end) = (window * ws, (window + 1) * ws);
         for (ep, t) in self.tracks.iter_mut() {
-            let k = t.count as f64;
-            t.count = 0;
+            let count = std::mem::take(&mut t.count);
             if std::mem::take(&mut t.fresh) {
                 continue;
             }
             let profile = self.profiles.entry(ep.clone()).or_default();
             let by_hour = profile.expected(start, ws);
-            profile.add(start, ws, k as u64);
+            profile.add(start, ws, count);
             let Expected { low, high, .. } = by_hour.unwrap_or(Expected { low: t.expected, high: t.expected, days: 0 });
+            let k = count as f64;
             let drop = low >= MIN_EXPECTED && k <= 0.3 * low && poisson_surprise_two_sided(k, low) >= MIN_SURPRISE;
             let surge = high >= MIN_EXPECTED
                 && k >= 3.0 * high
