@@ -66,6 +66,11 @@ fn config() -> Config {
     cfg
 }
 
+/// A live pipeline on `cfg`, publishing nowhere.
+fn pipeline(cfg: &Config) -> Pipeline {
+    Pipeline::new(cfg, Mode::Live, Arc::new(Metrics::new()), Vec::new(), "test")
+}
+
 fn feed(p: &mut Pipeline, lines: Vec<String>) -> Vec<Anomaly> {
     p.process(lines.into_iter().map(|l| RawLine::new(Timestamp::now(), l, 0)).collect())
 }
@@ -77,7 +82,7 @@ fn on(found: &[Anomaly], endpoint: &str) -> usize {
 #[test]
 fn a_rebaselined_endpoint_is_relearned_and_the_others_keep_their_baselines() {
     let cfg = config();
-    let mut p = Pipeline::new(&cfg, Mode::Live, Arc::new(Metrics::new()), Vec::new(), "test");
+    let mut p = pipeline(&cfg);
     let mut traffic = Traffic::new("2026-03-01T10:00:00Z".parse().unwrap());
     assert!(feed(&mut p, traffic.lines(3000, None)).is_empty(), "clean traffic was reported");
     assert!(p.detector().is_trained());
@@ -117,7 +122,7 @@ fn a_rebaselined_endpoint_is_relearned_and_the_others_keep_their_baselines() {
 #[test]
 fn a_pending_rebaseline_survives_a_save_and_a_concrete_path_names_its_endpoint() {
     let cfg = config();
-    let mut p = Pipeline::new(&cfg, Mode::Live, Arc::new(Metrics::new()), Vec::new(), "test");
+    let mut p = pipeline(&cfg);
     let mut traffic = Traffic::new("2026-03-01T10:00:00Z".parse().unwrap());
     feed(&mut p, traffic.lines(3000, None));
     let done = p.rebaseline("get /api/users/77?x=1").unwrap();
@@ -128,7 +133,7 @@ fn a_pending_rebaseline_survives_a_save_and_a_concrete_path_names_its_endpoint()
     assert!(!saved.trained.as_ref().unwrap().baselines.endpoints.contains_key(USERS));
     assert!(saved.window.iter().all(|e| &*e.endpoint != USERS));
     assert_eq!(saved.relearning, [USERS]);
-    let mut resumed = Pipeline::new(&cfg, Mode::Live, Arc::new(Metrics::new()), Vec::new(), "test");
+    let mut resumed = pipeline(&cfg);
     resumed.restore(saved);
     assert_eq!(resumed.detector().relearning(), [USERS], "a restart brought the old baseline back");
 }
@@ -136,7 +141,7 @@ fn a_pending_rebaseline_survives_a_save_and_a_concrete_path_names_its_endpoint()
 #[test]
 fn rebaselining_everything_starts_training_again() {
     let cfg = config();
-    let mut p = Pipeline::new(&cfg, Mode::Live, Arc::new(Metrics::new()), Vec::new(), "test");
+    let mut p = pipeline(&cfg);
     let mut traffic = Traffic::new("2026-03-01T10:00:00Z".parse().unwrap());
     feed(&mut p, traffic.lines(3000, None));
     let done = p.rebaseline("*").unwrap();
