@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::app::pipeline::{Mode, Pipeline};
 use crate::config::Config;
 use crate::detect::{Anomaly, AnomalyKind, Incident};
-use crate::sink::{Finding, FindingSink, Metrics};
+use crate::metrics::Metrics;
+use crate::sink::{Finding, FindingSink};
 use crate::source::demo::{IncidentKind, LineFormat, TrafficConfig, TrafficGenerator};
 use crate::source::RawLine;
 

@@ -10,8 +10,9 @@
 //! - [`parse`]: JSON, logfmt, access log, text → [`parse::LogEvent`]
 //! - [`features`]: per-endpoint baselines, scaled vectors → [`features::FeatureRow`]
 //! - [`detect`]: Isolation Forest, One-Class SVMs, rules, rates → [`detect::Anomaly`], [`detect::Incident`]
-//! - [`sink`]: metrics, console, API buffer
+//! - [`sink`]: console, Loki push, alerts, API buffer
 //! - [`server`]: `/metrics`, `/healthz`, `/readyz`, `/api/v1/*`
+//! - [`metrics`]: the Prometheus registry every stage counts into (a root module, not a sink)
 //! - [`app`]: wires the stages, owns the schedule and shutdown; [`scan`] runs the pipeline over files
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod eval;
 pub mod features;
 pub mod hash;
 pub mod memory;
+pub mod metrics;
 pub mod parse;
 pub mod retry_after;
 pub mod scan;

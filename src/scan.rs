@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use crate::app::pipeline::{Mode, Pipeline};
 use crate::config::Config;
 use crate::detect::{Anomaly, Incident};
-use crate::sink::{Finding, FindingSink, Metrics};
+use crate::metrics::Metrics;
+use crate::sink::{Finding, FindingSink};
 use crate::source::file::{Input, LineReader};
 use crate::source::SourceError;
 

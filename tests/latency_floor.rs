@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anomaly_detector::app::pipeline::{Mode, Pipeline};
 use anomaly_detector::config::Config;
 use anomaly_detector::detect::{Anomaly, AnomalyKind};
-use anomaly_detector::sink::Metrics;
+use anomaly_detector::metrics::Metrics;
 use anomaly_detector::source::RawLine;
 use jiff::{SignedDuration, Timestamp};
 

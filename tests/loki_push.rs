@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anomaly_detector::config::{LokiPushConfig, RedactionConfig, Severity};
 use anomaly_detector::detect::{Anomaly, AnomalyKind, Incident};
-use anomaly_detector::sink::metrics::ChannelOutcomeLabels;
-use anomaly_detector::sink::{Finding, FindingSink, LokiPushSink, Metrics, Redactor};
+use anomaly_detector::metrics::ChannelOutcomeLabels;
+use anomaly_detector::metrics::Metrics;
+use anomaly_detector::sink::{Finding, FindingSink, LokiPushSink, Redactor};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anomaly_detector::config::LokiConfig;
-use anomaly_detector::sink::metrics::{OutcomeLabel, ReasonLabel, SourceLabel};
-use anomaly_detector::sink::Metrics;
+use anomaly_detector::metrics::Metrics;
+use anomaly_detector::metrics::{OutcomeLabel, ReasonLabel, SourceLabel};
 use anomaly_detector::source::loki::{LokiSource, SourceStatus, TokioClock};
 use anomaly_detector::source::{RawLine, SourceError};
 use support::fake_loki::{FakeLoki, Fault};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anomaly_detector::app::pipeline::{Mode, Pipeline};
 use anomaly_detector::config::Config;
-use anomaly_detector::sink::Metrics;
+use anomaly_detector::metrics::Metrics;
 use anomaly_detector::source::demo::{scenario, LineFormat, TrafficGenerator};
 use anomaly_detector::source::RawLine;
 use jiff::Timestamp;

@@ -12,7 +12,7 @@ use anomaly_detector::app::pipeline::{Mode, Pipeline, RebaselineError};
 use anomaly_detector::config::Config;
 use anomaly_detector::detect::engine::RELEARN_EVENTS;
 use anomaly_detector::detect::Anomaly;
-use anomaly_detector::sink::Metrics;
+use anomaly_detector::metrics::Metrics;
 use anomaly_detector::source::RawLine;
 use jiff::{SignedDuration, Timestamp};
 

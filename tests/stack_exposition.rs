@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use anomaly_detector::sink::Metrics;
+use anomaly_detector::metrics::Metrics;
 
 fn exported_names(exposition: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();

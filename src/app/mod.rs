@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SourceKind};
 use crate::detect::engine::MODEL_NAMES;
+use crate::metrics::Metrics;
 use crate::sink::console::ConsoleSink;
-use crate::sink::{FindingSink, Metrics};
+use crate::sink::FindingSink;
 use crate::source::{RawLine, SourceError};
 use pipeline::{Mode, Pipeline};
 use state::{AppState, ModelStatus, PipelineCommand, RecentSink, TrainingStatus};

@@ -13,11 +13,10 @@ use crate::detect::engine::Reset;
 use crate::detect::suppress::Hold;
 use crate::detect::{Anomaly, AnomalyKind, Detector, Incidents, TrainReport};
 use crate::features::FeatureRow;
+use crate::metrics::Metrics;
+use crate::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel};
 use crate::parse::Parser;
-use crate::sink::metrics::{
-    status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel,
-};
-use crate::sink::{Finding, FindingSink, Metrics};
+use crate::sink::{Finding, FindingSink};
 use crate::source::RawLine;
 
 /// How the pipeline learns.
@@ -206,7 +205,7 @@ impl Pipeline {
         if let Finding::IncidentOpened(i) = &finding {
             self.metrics
                 .incidents
-                .get_or_create(&crate::sink::metrics::IncidentLabels {
+                .get_or_create(&crate::metrics::IncidentLabels {
                     kind: i.kind.as_str().into(),
                     severity: i.severity.as_str().into(),
                 })

@@ -13,7 +13,8 @@ use super::pipeline::{RebaselineError, Rebaselined};
 use crate::config::Config;
 use crate::detect::suppress::{MaintenanceWindow, WindowStatus};
 use crate::detect::{Anomaly, Incident};
-use crate::sink::{Finding, FindingSink, Metrics};
+use crate::metrics::Metrics;
+use crate::sink::{Finding, FindingSink};
 
 /// A request from the HTTP server to the pipeline, applied between two batches.
 #[derive(Debug)]

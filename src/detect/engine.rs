@@ -18,6 +18,10 @@ use jiff::Timestamp;
 
 use super::explain;
 use super::forest::{IsolationForest, IsolationForestParams, OutlierModel};
+use super::gates::{
+    BURST_GATE, BURST_MIN_ERRORS, FOREST_GATE, RT_CONTEXT_Z, RT_GATE_IN_SPIKE_Z, RT_GATE_Z, RT_MIN_EXCESS_MS,
+    SCAN_GATE, SCAN_MIN_ERRORS,
+};
 use super::rate::{DailyProfile, RateTracker};
 use super::rules::Rules;
 use super::suppress::{Hold, Suppressor};
@@ -27,24 +31,6 @@ use crate::config::{Config, SvmConfig};
 use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
 use crate::hash::FastMap;
 use crate::parse::LogEvent;
-
-/// Robust z-score a lone response time must exceed (besides the model's threshold) to be reported.
-pub const RT_GATE_Z: f64 = 4.5;
-/// ...or, while the endpoint's recent median latency is itself at least `RT_CONTEXT_Z` high, this.
-pub const RT_GATE_IN_SPIKE_Z: f64 = 3.0;
-pub const RT_CONTEXT_Z: f64 = 2.5;
-/// Milliseconds a response must be slower than its endpoint's p99 to be reported: on an endpoint
-/// that answers in 1 ms, 6 ms is many robust deviations out but nothing anyone acts on.
-pub const RT_MIN_EXCESS_MS: f64 = 10.0;
-/// Decades of surprise a 5xx burst must reach to be reported...
-pub const BURST_GATE: f64 = 3.0;
-/// ...with at least this many recent (decayed) 5xx: two background errors close together are not a burst.
-pub const BURST_MIN_ERRORS: f64 = 2.5;
-/// Largest |scaled feature| an Isolation Forest verdict needs to be reported.
-pub const FOREST_GATE: f64 = 5.0;
-/// Client error-burst surprise (decades) and minimum errors for the `error_scanning` rule.
-pub const SCAN_GATE: f64 = 6.0;
-pub const SCAN_MIN_ERRORS: f64 = 5.0;
 
 /// Errors while fitting.
 #[derive(Debug, thiserror::Error)]

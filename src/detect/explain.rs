@@ -2,6 +2,7 @@
 //! a severity from how far past its threshold the evidence is, and a sentence a person can act on.
 
 use super::engine::Trained;
+use super::gates::{BURST_GATE, REMARKABLE_SIGMA, RT_GATE_IN_SPIKE_Z, SCAN_GATE};
 use super::rules::{shorten, RuleMatch};
 use super::{Anomaly, AnomalyKind, FeatureContribution};
 use crate::config::Severity;
@@ -116,9 +117,6 @@ fn severity_forest(score: f64, threshold: f64) -> Severity {
     }
 }
 
-/// Scaled distance from its baseline at which a feature is worth naming in a reason.
-const REMARKABLE_SIGMA: f64 = 2.0;
-
 /// The features a behavioral reason names: at most two that drove the verdict (share of the
 /// isolation > 0.15, `ranked` by share) and are remarkable themselves, since a feature can take a
 /// share while sitting close to its baseline; else the most extreme one.
@@ -196,7 +194,7 @@ pub(crate) fn anomaly(
             Verdict::ErrorScanning => parts.push((
                 AnomalyKind::Suspicious,
                 Severity::Medium,
-                beyond(ev.client_error_surprise - super::engine::SCAN_GATE, 6.0),
+                beyond(ev.client_error_surprise - SCAN_GATE, 6.0),
                 format!(
                     "client {} received about {:.0} error responses in its last {:.0} requests (typical: {} of requests)",
                     e.client.as_deref().unwrap_or("?"),
@@ -210,7 +208,7 @@ pub(crate) fn anomaly(
                 parts.push((
                     AnomalyKind::ResponseTime,
                     severity_rt(&ev),
-                    beyond(ev.rt_z - super::engine::RT_GATE_IN_SPIKE_Z, 4.0),
+                    beyond(ev.rt_z - RT_GATE_IN_SPIKE_Z, 4.0),
                     format!(
                         "{} took {}; its baseline median is {} and p99 {}",
                         e.endpoint,
@@ -223,7 +221,7 @@ pub(crate) fn anomaly(
             Verdict::StatusCode => parts.push((
                 AnomalyKind::StatusCode,
                 severity_burst(&ev).max(Severity::Medium),
-                beyond(ev.endpoint_error_surprise - super::engine::BURST_GATE, 6.0),
+                beyond(ev.endpoint_error_surprise - BURST_GATE, 6.0),
                 format!(
                     "{} returned {}; about {:.0} of its last {:.0} requests failed (baseline {} 5xx)",
                     e.endpoint,

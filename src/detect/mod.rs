@@ -13,6 +13,7 @@
 pub mod engine;
 pub mod explain;
 pub mod forest;
+pub mod gates;
 pub mod incident;
 pub mod rate;
 pub mod rules;

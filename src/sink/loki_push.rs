@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::LokiPushConfig;
 use crate::detect::{Anomaly, Incident};
+use crate::metrics::{ChannelOutcomeLabels, Metrics};
 use crate::sink::finding::{Finding, FindingSink};
-use crate::sink::metrics::{ChannelOutcomeLabels, Metrics};
 use crate::sink::redact::Redactor;
 
 /// The `job` label of every pushed stream.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anomaly_detector::config::Severity;
 use anomaly_detector::detect::{Anomaly, AnomalyKind, Incident};
+use anomaly_detector::metrics::{ChannelOutcomeLabels, Metrics};
 use anomaly_detector::sink::alert::{BoxFuture, Channel, Clock, Event, Notification, SinkError};
-use anomaly_detector::sink::metrics::{ChannelOutcomeLabels, Metrics};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};

@@ -43,8 +43,8 @@ pub use policy::{Decision, Policy, PolicySettings, Report};
 pub use queue::{BoxFuture, Channel, ChannelQueue, RetryPolicy};
 
 use crate::config::{channel_name_for, AlertingConfig, Severity};
+use crate::metrics::Metrics;
 use crate::sink::finding::{Finding, FindingSink};
-use crate::sink::metrics::Metrics;
 use crate::sink::redact::Redactor;
 
 /// Wall-clock time as the policy sees it (injected so tests can drive it).
@@ -183,7 +183,7 @@ impl AlertSink {
         let mut workers = Vec::new();
         for ch in channels {
             for outcome in ["sent", "failed", "dropped", "suppressed", "rate_limited"] {
-                let _ = metrics.alerts.get_or_create(&crate::sink::metrics::ChannelOutcomeLabels {
+                let _ = metrics.alerts.get_or_create(&crate::metrics::ChannelOutcomeLabels {
                     channel: ch.name().to_string(),
                     outcome: outcome.into(),
                 });

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::SinkError;
 use super::message::{Event, Notification};
 use crate::config::Severity;
-use crate::sink::metrics::{ChannelOutcomeLabels, Metrics};
+use crate::metrics::{ChannelOutcomeLabels, Metrics};
 
 /// A boxed future, as channels return from [`Channel::deliver`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -38,7 +38,7 @@ pub use cursor::{Cursor, CursorStore};
 pub use status::{BackfillSnapshot, Clock, SourceStatus, SourceStatusSnapshot, SystemClock, TokioClock};
 
 use crate::config::LokiConfig;
-use crate::sink::Metrics;
+use crate::metrics::Metrics;
 use crate::source::{RawLine, SourceError};
 
 /// Loki's default (and usual maximum) `max_entries_limit_per_query`.

@@ -7,7 +7,7 @@ use super::cursor::Cursor;
 use super::page::{take_new, PageEntry};
 use super::progress::BackfillProgress;
 use super::{LokiSource, LOKI_MAX_LIMIT, NS};
-use crate::sink::metrics::{ReasonLabel, SourceLabel};
+use crate::metrics::{ReasonLabel, SourceLabel};
 use crate::source::{RawLine, SourceError};
 
 /// Buckets the backfill window is counted in (one metric query) to find where to start.
