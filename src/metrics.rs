@@ -82,6 +82,7 @@ pub struct Metrics {
     pub lines_parsed: Family<FormatLabel, Counter>,
     pub lines_skipped: Family<ReasonLabel, Counter>,
     pub lines_truncated: Counter,
+    pub lines_retimed: Family<ReasonLabel, Counter>,
     pub anomalies: Family<AnomalyLabels, Counter>,
     pub incidents: Family<IncidentLabels, Counter>,
     pub open_incidents: Gauge,
@@ -115,6 +116,7 @@ impl Metrics {
             lines_unparsed: Family::default(),
             lines_parsed: Family::default(),
             lines_skipped: Family::default(),
+            lines_retimed: Family::default(),
             lines_truncated: Counter::default(),
             anomalies: Family::default(),
             incidents: Family::default(),
@@ -149,6 +151,12 @@ impl Metrics {
             "lines_skipped",
             "Lines not analysed, by reason (truncated, catch_up_limit, too_long, ...)",
             m.lines_skipped.clone(),
+        );
+        registry.register(
+            "lines_retimed",
+            "Lines judged at the stream's time instead of their own: dated far ahead of the stream \
+             (ahead), or undated and read long after the stream's time (undated)",
+            m.lines_retimed.clone(),
         );
         registry.register(
             "lines_truncated",
@@ -242,6 +250,9 @@ impl Metrics {
         }
         for reason in ["truncated", "catch_up_limit", "backfill_limit", "too_long", "queue_full"] {
             let _ = self.lines_skipped.get_or_create(&ReasonLabel { reason: reason.into() });
+        }
+        for reason in ["ahead", "undated"] {
+            let _ = self.lines_retimed.get_or_create(&ReasonLabel { reason: reason.into() });
         }
         for hold in crate::detect::suppress::Hold::ALL {
             let _ = self.suppressed.get_or_create(&ReasonLabel { reason: hold.label().into() });

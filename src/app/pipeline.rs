@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 
+use super::clock::{self, StreamClock};
 use crate::config::Config;
 use crate::detect::engine::Reset;
 use crate::detect::suppress::Hold;
@@ -15,7 +16,7 @@ use crate::detect::{Anomaly, AnomalyKind, Detector, Incidents, TrainReport};
 use crate::features::FeatureRow;
 use crate::metrics::Metrics;
 use crate::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel};
-use crate::parse::Parser;
+use crate::parse::{LogEvent, Parser};
 use crate::sink::{Finding, FindingSink};
 use crate::source::RawLine;
 
@@ -65,6 +66,7 @@ pub struct Pipeline {
     label_endpoints: HashSet<Arc<str>>,
     max_endpoints: usize,
     watermark: Option<Timestamp>,
+    clock: StreamClock,
     /// Called with each training report (for logs and status).
     pub last_report: Option<TrainReport>,
     /// What was learned changed (a fit, a re-baseline) since the state was last saved.
@@ -74,6 +76,7 @@ pub struct Pipeline {
     /// lookup allocates and locks; these count every line).
     parsed: [Option<Counter>; 4],
     suppressed: [Option<Counter>; 3],
+    retimed: [Option<Counter>; 2],
 }
 
 impl Pipeline {
@@ -98,11 +101,13 @@ impl Pipeline {
             label_endpoints: HashSet::new(),
             max_endpoints: cfg.features.max_endpoints,
             watermark: None,
+            clock: StreamClock::default(),
             last_report: None,
             fitted_since_save: false,
             columns: cfg.features.columns.clone(),
             parsed: Default::default(),
             suppressed: Default::default(),
+            retimed: Default::default(),
         }
     }
 
@@ -246,6 +251,28 @@ impl Pipeline {
         }
     }
 
+    /// Judge the event at the stream clock's time when its own is implausible (see [`StreamClock`]),
+    /// and move the watermark.
+    fn place_in_time(&mut self, event: &mut LogEvent) {
+        let placed = self.clock.place(event.time, event.own_time);
+        if let Some(why) = placed.retimed {
+            event.time = placed.time;
+            self.retimed[why as usize]
+                .get_or_insert_with(|| {
+                    self.metrics.lines_retimed.get_or_create(&ReasonLabel { reason: why.label().into() }).clone()
+                })
+                .inc();
+        }
+        if placed.rewound {
+            // The stream's first lines were the outliers: windows opened at their time restart.
+            self.detector.restart_rate_windows();
+            self.watermark = Some(placed.time);
+        }
+        if self.watermark.is_none_or(|w| event.time > w) {
+            self.watermark = Some(event.time);
+        }
+    }
+
     fn score_row(&mut self, row: FeatureRow, hold: Option<Hold>, out: &mut Vec<Anomaly>) {
         self.count_rate(&row, hold, out);
         if hold.is_some() {
@@ -268,11 +295,21 @@ impl Pipeline {
         let mut out = Vec::new();
         let n = lines.len() as u64;
         self.metrics.lines_read.get_or_create(&self.source).inc_by(n);
+        if !self.clock.is_primed() {
+            // Only at the start of a stream: read the times of the first lines ahead, so the very
+            // first line cannot set the clock.
+            let upcoming: Vec<Timestamp> = lines
+                .iter()
+                .take(clock::SAMPLES)
+                .map(|raw| self.parser.parse(raw.clone()))
+                .filter(|e| e.own_time)
+                .map(|e| e.time)
+                .collect();
+            self.clock.prime(&upcoming);
+        }
         for raw in lines {
-            let event = self.parser.parse(raw);
-            if self.watermark.is_none_or(|w| event.time > w) {
-                self.watermark = Some(event.time);
-            }
+            let mut event = self.parser.parse(raw);
+            self.place_in_time(&mut event);
             let row = self.detector.observe(event);
             self.record_metrics(&row);
             let hold = self.detector.hold(&row);

@@ -117,6 +117,8 @@ impl ParseProblem {
 pub struct LogEvent {
     /// Event time: the line's own timestamp when it has one, else the source's.
     pub time: Timestamp,
+    /// `time` is the line's own (a plausible timestamp was found in it), not the source's.
+    pub own_time: bool,
     pub format: Format,
     /// Upper-case HTTP method, if any.
     pub method: Option<String>,
@@ -219,6 +221,7 @@ impl Parser {
         }
         LogEvent {
             time: p.time.unwrap_or(raw.timestamp),
+            own_time: p.time.is_some(),
             format: p.format,
             method: p.method,
             path: p.path,

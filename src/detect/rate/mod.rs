@@ -102,6 +102,14 @@ impl RateTracker {
         self.profiles.values().filter(|p| p.ready_hours() > 0).count()
     }
 
+    /// Forget the current window and its counts: the next event opens a window at its own time.
+    pub fn restart(&mut self) {
+        self.current = None;
+        for t in self.tracks.values_mut() {
+            t.count = 0;
+        }
+    }
+
     /// Count one request at event time `t` (seconds). Returns anomalies of windows it closed.
     pub fn observe(&mut self, t: f64, endpoint: &Arc<str>) -> Vec<Anomaly> {
         let closed = self.advance(t);
