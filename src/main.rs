@@ -368,6 +368,17 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CheckConfig { config } => {
             let cfg = load(config.as_ref(), None)?;
+            // Exactly what `run` checks before it starts (secret files, `*_env` variables, state.dir).
+            let checked = anomaly_detector::app::preflight(&cfg).map_err(|e| match e.config_error() {
+                Some((key, problem)) => anyhow::Error::from(BadConfig(config::ConfigError::Invalid {
+                    key: key.into(),
+                    problem: problem.into(),
+                })),
+                None => e.into(),
+            })?;
+            if let Some(problem) = &checked.state_problem {
+                eprintln!("warning: state.dir: {problem}; run would go on without persistence");
+            }
             println!(
                 "ok: source={} interval={}s anomaly_threshold={} columns={}",
                 cfg.source.kind.as_str(),

@@ -105,6 +105,10 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
             "loki": s.loki.lock().expect("not poisoned").as_ref().map(|l| l.snapshot()),
         },
         "lines_processed": s.lines_processed.load(Ordering::Relaxed),
+        "state": {
+            "persistent": s.state_problem.lock().expect("not poisoned").is_none(),
+            "problem": s.state_problem.lock().expect("not poisoned").clone(),
+        },
         "training": training,
         "maintenance": s.maintenance_status(),
         "recent_incidents": s.recent_incidents(10),

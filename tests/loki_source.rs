@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anomaly_detector::config::LokiConfig;
 use anomaly_detector::metrics::Metrics;
-use anomaly_detector::metrics::{OutcomeLabel, ReasonLabel, SourceLabel};
+use anomaly_detector::metrics::{OutcomeLabel, ReasonLabel};
 use anomaly_detector::source::loki::{LokiSource, SourceStatus, TokioClock};
 use anomaly_detector::source::{RawLine, SourceError};
 use support::fake_loki::{FakeLoki, Fault};
@@ -105,10 +105,6 @@ fn skipped(metrics: &Metrics, reason: &str) -> u64 {
     metrics.lines_skipped.get_or_create(&ReasonLabel { reason: reason.into() }).get()
 }
 
-fn lines_read(metrics: &Metrics) -> u64 {
-    metrics.lines_read.get_or_create(&SourceLabel { source: "loki".into() }).get()
-}
-
 fn sorted(mut v: Vec<Key>) -> Vec<Key> {
     v.sort();
     v
@@ -183,7 +179,7 @@ async fn every_line_arrives_exactly_once_across_pages_intervals_and_a_restart() 
     let cfg = config(&fake.url(), 100);
 
     // First run: stopped from the receiving side after 40 batches, in the middle of a poll.
-    let (run, _) = start(&cfg, dir.path(), &metrics, &clock, Some(40));
+    let (run, first_status) = start(&cfg, dir.path(), &metrics, &clock, Some(40));
     let first = run.stop_when_cancelled().await;
     assert!(!first.is_empty() && first.len() < expected.len(), "first run read {}", first.len());
 
@@ -199,7 +195,7 @@ async fn every_line_arrives_exactly_once_across_pages_intervals_and_a_restart() 
     let (got, want) = (sorted(all), sorted(expected.clone()));
     assert_eq!(got.len(), want.len(), "lines delivered vs pushed");
     assert!(got == want, "the delivered multiset differs from what was pushed");
-    assert_eq!(lines_read(&metrics), want.len() as u64);
+    assert_eq!(first_status.lines_read() + status.lines_read(), want.len() as u64);
     assert!(status.loki_reachable() && status.caught_up());
     // Caught up: the cursor sits at the window end, query_delay_secs (5) behind the clock.
     let lag = metrics.lag_seconds.get();
@@ -274,7 +270,7 @@ async fn errors_slow_answers_and_downtime_lose_and_repeat_nothing() {
     let got = run.stop().await;
     assert_time_ordered(&got);
     assert_eq!(sorted(got.iter().map(key_of).collect()), sorted(expected.clone()));
-    assert_eq!(lines_read(&metrics), expected.len() as u64);
+    assert_eq!(status.lines_read(), expected.len() as u64);
     assert!(counter(&metrics, "ok") > 30);
 }
 

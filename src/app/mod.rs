@@ -1,5 +1,6 @@
 //! The app: wires source → pipeline → sinks and the HTTP server, owns the schedule and shutdown.
 
+pub mod clock;
 pub mod persist;
 pub mod pipeline;
 pub mod state;
@@ -46,6 +47,68 @@ impl AppError {
     }
 }
 
+/// What `run` checks before it starts anything, shared with `check-config` so that both say the
+/// same: every setting that can only be checked by using it (secret files and `*_env` variables,
+/// the Loki client's files, redaction patterns) and whether `state.dir` can hold state.
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// Why `state.dir` cannot be used, if it cannot: the daemon then runs without persistence.
+    pub state_problem: Option<String>,
+}
+
+/// See [`Preflight`]. Errors name the key (exit code 2); secrets' values are never included.
+pub fn preflight(cfg: &Config) -> Result<Preflight, AppError> {
+    crate::sink::Redactor::new(&cfg.redaction)
+        .map_err(|e| AppError::Config { key: "redaction.patterns".into(), problem: e.to_string() })?;
+    if cfg.alerting.has_channels() {
+        for (_, built) in crate::sink::alert::build_channels(&cfg.alerting) {
+            match built {
+                Ok(_) => {}
+                Err(crate::sink::alert::SinkError::Config { key, problem }) => {
+                    return Err(AppError::Config { key, problem })
+                }
+                Err(other) => return Err(AppError::Task(other.to_string())),
+            }
+        }
+    }
+    if cfg.source.kind == SourceKind::Loki {
+        crate::source::loki::client::LokiClient::new(&cfg.loki, Arc::new(Metrics::new()))?;
+    }
+    if cfg.outputs.loki_push.enabled {
+        let push = cfg.outputs.loki_push.resolved(&cfg.loki);
+        for (key, file) in [
+            ("outputs.loki_push.password_file", &push.password_file),
+            ("outputs.loki_push.bearer_token_file", &push.bearer_token_file),
+        ] {
+            if let Some(path) = file {
+                if let Err(e) = std::fs::read_to_string(path) {
+                    return Err(AppError::Config {
+                        key: key.into(),
+                        problem: format!("cannot read {}: {}", path.display(), e.kind()),
+                    });
+                }
+            }
+        }
+    }
+    let state_problem = (cfg.source.kind != SourceKind::Demo).then(|| state_dir_problem(&cfg.state.dir)).flatten();
+    Ok(Preflight { state_problem })
+}
+
+/// Why `dir` cannot hold state files (created if missing, then written to), if it cannot.
+fn state_dir_problem(dir: &std::path::Path) -> Option<String> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Some(format!("cannot create {}: {e}", dir.display()));
+    }
+    let probe = dir.join(format!(".write-check-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(format!("cannot write in {}: {e}", dir.display())),
+    }
+}
+
 /// Batches in flight between the source and the pipeline (backpressure beyond this).
 const CHANNEL_BATCHES: usize = 4;
 /// A batch at least this long (a backfill page) is followed by returning freed memory.
@@ -55,9 +118,14 @@ const CHANNEL_COMMANDS: usize = 8;
 
 /// Run the daemon until `shutdown` is cancelled (or a finite source ends).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
+    let checked = preflight(&cfg)?;
+    if let Some(problem) = &checked.state_problem {
+        tracing::warn!(dir = %cfg.state.dir.display(), "State directory unusable ({problem}); running without persistence: models, cursor and alert state will not survive a restart");
+    }
     let metrics = Arc::new(Metrics::new());
     let (commands_tx, commands) = mpsc::channel::<PipelineCommand>(CHANNEL_COMMANDS);
     let state = Arc::new(AppState::new(metrics.clone(), &cfg, commands_tx));
+    *state.state_problem.lock().expect("not poisoned") = checked.state_problem.clone();
 
     let server_stop = CancellationToken::new();
     let server = if cfg.server.enabled {
@@ -125,7 +193,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
     let lag = watermark_lag(&cfg);
     let mut pipeline = Pipeline::new(&cfg, Mode::Live, metrics.clone(), sinks, cfg.source.kind.as_str());
     // The demo regenerates its history at every start; other sources resume what they learned.
-    let state_dir = (cfg.source.kind != SourceKind::Demo).then(|| cfg.state.dir.clone());
+    let state_dir =
+        (cfg.source.kind != SourceKind::Demo && checked.state_problem.is_none()).then(|| cfg.state.dir.clone());
     if let Some(dir) = &state_dir {
         if let Some(saved) = persist::load(dir, &cfg.features.columns) {
             tracing::info!(

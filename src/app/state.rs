@@ -64,6 +64,8 @@ pub struct AppState {
     pub loki: Mutex<Option<Arc<crate::source::loki::SourceStatus>>>,
     pub training: Mutex<TrainingStatus>,
     pub lines_processed: AtomicU64,
+    /// Why `state.dir` cannot be used (the daemon then runs without persistence).
+    pub state_problem: Mutex<Option<String>>,
     /// The configured maintenance windows (for `/api/v1/status`).
     maintenance: Vec<MaintenanceWindow>,
     commands: mpsc::Sender<PipelineCommand>,
@@ -82,6 +84,7 @@ impl AppState {
             source_ready: AtomicBool::new(false),
             pipeline_running: AtomicBool::new(false),
             source_error: Mutex::new(None),
+            state_problem: Mutex::new(None),
             loki: Mutex::new(None),
             training: Mutex::new(TrainingStatus {
                 mode: "rules_only",

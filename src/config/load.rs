@@ -16,9 +16,16 @@ pub enum ConfigError {
 /// Environment variable prefix; sections and keys are separated by `__`.
 pub const ENV_PREFIX: &str = "ANOMALY_DETECTOR";
 
-/// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] =
-    &["features.columns", "source.paths", "rules.disabled", "suppress.endpoints", "suppress.clients"];
+/// Keys whose environment value is a list: comma-separated (`a,b`), or a JSON array of strings
+/// (`["a{1,2}", "b"]`) for entries that contain commas, such as regular expressions.
+const LIST_KEYS: &[&str] = &[
+    "features.columns",
+    "source.paths",
+    "rules.disabled",
+    "suppress.endpoints",
+    "suppress.clients",
+    "redaction.patterns",
+];
 
 /// Load the configuration: built-in defaults, the file (if given), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -54,21 +61,56 @@ fn load_layered(
         }
         builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml).required(true));
     }
+    let mut vars: std::collections::HashMap<String, String> = env.unwrap_or_else(|| std::env::vars().collect());
+    let set_vars: Vec<String> = vars.keys().filter(|k| k.starts_with(ENV_PREFIX)).cloned().collect();
+    // JSON arrays in list variables are taken whole (the comma split would cut `a{1,2}`).
+    let mut arrays = Vec::new();
+    for key in LIST_KEYS {
+        let var = env_var_name(key);
+        let Some(value) = vars.get(&var) else { continue };
+        if value.trim_start().starts_with('[') {
+            let list: Vec<String> = serde_json::from_str(value).map_err(|e| ConfigError::Invalid {
+                key: key.to_string(),
+                problem: format!("{var} starts with '[' but is not a JSON array of strings: {e}"),
+            })?;
+            vars.remove(&var);
+            arrays.push((*key, list));
+        }
+    }
     let mut environment =
         config::Environment::with_prefix(ENV_PREFIX).separator("__").try_parsing(true).list_separator(",");
     for key in LIST_KEYS {
         environment = environment.with_list_parse_key(key);
     }
-    if let Some(vars) = env {
-        environment = environment.source(Some(vars));
+    environment = environment.source(Some(vars));
+    builder = builder.add_source(environment);
+    for (key, list) in arrays {
+        builder = builder
+            .set_override(key, list)
+            .map_err(|e| ConfigError::Invalid { key: key.to_string(), problem: e.to_string() })?;
     }
-    let built = builder
-        .add_source(environment)
-        .build()
-        .map_err(|e| ConfigError::File { path: shown.clone(), message: e.to_string() })?;
-    let cfg: Config = built.try_deserialize().map_err(|e| ConfigError::File { path: shown, message: e.to_string() })?;
+    let built = builder.build().map_err(|e| ConfigError::File { path: shown.clone(), message: e.to_string() })?;
+    let cfg: Config = built.try_deserialize().map_err(|e| blame(e.to_string(), &set_vars, shown))?;
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// A value that does not fit its key: named by the environment variable that set it, when one did,
+/// else by the file.
+fn blame(message: String, set_vars: &[String], file: String) -> ConfigError {
+    let key = message.split('`').nth(1).filter(|k| !k.is_empty() && !k.contains(' '));
+    if let Some(key) = key {
+        let var = env_var_name(key);
+        if set_vars.contains(&var) {
+            return ConfigError::Invalid { key: var, problem: message };
+        }
+    }
+    ConfigError::File { path: file, message }
+}
+
+/// The environment variable that sets `key` (`suppress.clients` → `ANOMALY_DETECTOR__SUPPRESS__CLIENTS`).
+pub fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}__{}", key.replace('.', "__").to_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -105,6 +147,63 @@ mod tests {
         let env = HashMap::from([("ANOMALY_DETECTOR__DETECTION__ANOMALY_THRESHOLD".to_string(), "0.9".to_string())]);
         let err = load_with_env(None, Some(env)).unwrap_err().to_string();
         assert!(err.contains("detection.anomaly_threshold"), "{err}");
+    }
+
+    fn env_err(pairs: &[(&str, &str)]) -> String {
+        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        load_with_env(None, Some(env)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_list_entries_are_rejected_with_their_key() {
+        // The bug: SUPPRESS__CLIENTS= matched every client and switched all detection off.
+        for (var, key) in [
+            ("ANOMALY_DETECTOR__SUPPRESS__CLIENTS", "suppress.clients[0]"),
+            ("ANOMALY_DETECTOR__SUPPRESS__ENDPOINTS", "suppress.endpoints[0]"),
+            ("ANOMALY_DETECTOR__RULES__DISABLED", "rules.disabled[0]"),
+        ] {
+            let err = env_err(&[(var, "")]);
+            assert!(err.starts_with(key), "{var}= gave {err}");
+        }
+        assert!(
+            env_err(&[("ANOMALY_DETECTOR__SUPPRESS__CLIENTS", "10.0.,,192.168.")]).starts_with("suppress.clients[1]")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[suppress]\nclients = [\"\"]\n").unwrap();
+        let err = load_with_env(Some(&p), Some(HashMap::new())).unwrap_err().to_string();
+        assert!(err.starts_with("suppress.clients[0]"), "{err}");
+        let empty = HashMap::from([("ANOMALY_DETECTOR__SUPPRESS__CLIENTS".to_string(), "[]".to_string())]);
+        assert!(load_with_env(None, Some(empty)).unwrap().suppress.clients.is_empty());
+    }
+
+    #[test]
+    fn list_variables_take_json_arrays_so_regexes_keep_their_commas() {
+        let env = HashMap::from([
+            ("ANOMALY_DETECTOR__REDACTION__PATTERNS".to_string(), r#"["a{1,2}b", "x+"]"#.to_string()),
+            ("ANOMALY_DETECTOR__SUPPRESS__ENDPOINTS".to_string(), r#"["^GET /a{1,3}$"]"#.to_string()),
+            ("ANOMALY_DETECTOR__SUPPRESS__CLIENTS".to_string(), "10.0.,192.168.".to_string()),
+        ]);
+        let cfg = load_with_env(None, Some(env)).expect("valid lists");
+        assert_eq!(cfg.redaction.patterns, vec!["a{1,2}b".to_string(), "x+".to_string()]);
+        assert_eq!(cfg.suppress.endpoints, vec!["^GET /a{1,3}$".to_string()]);
+        assert_eq!(cfg.suppress.clients, vec!["10.0.".to_string(), "192.168.".to_string()]);
+        let err = env_err(&[("ANOMALY_DETECTOR__REDACTION__PATTERNS", "[not json")]);
+        assert!(err.starts_with("redaction.patterns"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_variable() {
+        let err = env_err(&[("ANOMALY_DETECTOR__DETECTION__INTERVAL_SECS", "soon")]);
+        assert!(err.starts_with("ANOMALY_DETECTOR__DETECTION__INTERVAL_SECS"), "{err}");
+    }
+
+    #[test]
+    fn unknown_rule_names_are_rejected() {
+        let err = env_err(&[("ANOMALY_DETECTOR__RULES__DISABLED", "sql_injection,no_such_rule")]);
+        assert!(err.starts_with("rules.disabled[1]") && err.contains("no_such_rule"), "{err}");
+        let env = HashMap::from([("ANOMALY_DETECTOR__RULES__DISABLED".to_string(), "error_scanning".to_string())]);
+        assert_eq!(load_with_env(None, Some(env)).unwrap().rules.disabled, vec!["error_scanning".to_string()]);
     }
 
     #[test]

@@ -74,6 +74,17 @@ impl Config {
     }
 }
 
+/// Rejects blank entries of a list (`clients = [""]`, `A,,B` or an empty variable): an empty
+/// pattern or prefix matches everything, which is never what the list meant.
+pub(crate) fn no_empty_entries(key: &str, list: &[String]) -> Result<(), ConfigError> {
+    match list.iter().position(|e| e.trim().is_empty()) {
+        Some(i) => {
+            Err(invalid(&format!("{key}[{i}]"), "is empty; remove it (from the environment, an empty list is `[]`)"))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Shorthand for a validation failure.
 pub(crate) fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.to_string(), problem: problem.into() }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{invalid, ConfigError};
+use super::{invalid, no_empty_entries, ConfigError};
 use crate::parse::FormatChoice;
 
 /// Which source feeds the pipeline.
@@ -67,6 +67,11 @@ impl Default for SourceConfig {
 
 impl SourceConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, p) in self.paths.iter().enumerate() {
+            if p.as_os_str().to_string_lossy().trim().is_empty() {
+                return Err(invalid(&format!("source.paths[{i}]"), "is empty; remove it or name a file"));
+            }
+        }
         if self.kind == SourceKind::File && self.paths.is_empty() {
             return Err(invalid("source.paths", "must list at least one file when source.kind = \"file\""));
         }
@@ -303,6 +308,7 @@ impl Default for FeaturesConfig {
 
 impl FeaturesConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
+        no_empty_entries("features.columns", &self.columns)?;
         if self.columns.is_empty() {
             return Err(invalid("features.columns", "must name at least one column"));
         }
@@ -395,6 +401,17 @@ impl Default for RulesConfig {
 
 impl RulesConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
+        no_empty_entries("rules.disabled", &self.disabled)?;
+        let shipped =
+            || crate::detect::rules::BUILTIN.iter().map(|r| r.0).chain([crate::detect::rules::ERROR_SCANNING]);
+        for (i, name) in self.disabled.iter().enumerate() {
+            if !shipped().any(|n| n == name) {
+                return Err(invalid(
+                    &format!("rules.disabled[{i}]"),
+                    format!("unknown rule {name:?}; shipped rules: {}", shipped().collect::<Vec<_>>().join(", ")),
+                ));
+            }
+        }
         for (i, r) in self.custom.iter().enumerate() {
             let key = format!("rules.custom[{i}]");
             if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::{invalid, ConfigError};
+use super::{invalid, no_empty_entries, ConfigError};
 use crate::detect::suppress::{MaintenanceWindow, Schedule, MINUTES_PER_DAY};
 
 /// `[suppress]`
@@ -51,6 +51,9 @@ pub struct MaintenanceConfig {
 
 impl SuppressConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
+        // An empty entry would match every event and silently switch all detection off.
+        no_empty_entries("suppress.endpoints", &self.endpoints)?;
+        no_empty_entries("suppress.clients", &self.clients)?;
         self.endpoint_patterns()?;
         self.windows()?;
         Ok(())
@@ -128,6 +131,8 @@ impl MaintenanceConfig {
                 Schedule::Recurring { days, from, to, tz }
             }
         };
+        no_empty_entries(&sub("days"), &self.days)?;
+        no_empty_entries(&sub("endpoints"), &self.endpoints)?;
         let endpoints = compile_all(&self.endpoints, &sub("endpoints"))?;
         let name =
             if self.name.is_empty() { key.trim_start_matches("suppress.").to_string() } else { self.name.clone() };

@@ -23,7 +23,7 @@ use super::gates::{
     SCAN_GATE, SCAN_MIN_ERRORS,
 };
 use super::rate::{DailyProfile, RateTracker};
-use super::rules::Rules;
+use super::rules::{Rules, ERROR_SCANNING};
 use super::suppress::{Hold, Suppressor};
 use super::svm::{OneClassSvm, OneClassSvmParams};
 use super::{Anomaly, AnomalyKind};
@@ -91,6 +91,8 @@ pub struct Detector {
     cfg: Config,
     features: Features,
     rules: Rules,
+    /// The `error_scanning` rule is on (not in `rules.disabled`).
+    error_scanning: bool,
     suppress: Suppressor,
     window: VecDeque<TrainingEvent>,
     trained: Option<Trained>,
@@ -107,6 +109,7 @@ impl Detector {
         Detector {
             features: Features::new(&cfg.features),
             rules: Rules::new(&cfg.rules),
+            error_scanning: cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == ERROR_SCANNING),
             suppress: Suppressor::new(&cfg.suppress),
             window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
             trained: None,
@@ -301,7 +304,8 @@ impl Detector {
                     verdicts.push(explain::Verdict::StatusCode);
                 }
             }
-            if matches!(ev.status, Some(400..=499))
+            if self.error_scanning
+                && matches!(ev.status, Some(400..=499))
                 && ev.client_error_surprise >= SCAN_GATE
                 && ev.client_recent_errors >= SCAN_MIN_ERRORS
                 && ev.client_recent_errors >= 0.5 * ev.client_recent
@@ -333,6 +337,11 @@ impl Detector {
             return Vec::new();
         }
         self.rate.observe(row.summary.time, &row.summary.endpoint)
+    }
+
+    /// Forget the rate windows' position in time and their current counts (the clock was rewound).
+    pub fn restart_rate_windows(&mut self) {
+        self.rate.restart();
     }
 
     /// Close rate windows that ended before `now` (for quiet periods with no events at all).

@@ -58,6 +58,9 @@ pub struct RuleMatch {
 }
 
 /// The shipped rules: (name, field, pattern, severity, description).
+/// The shipped rule the engine applies itself (one client collecting error responses fast).
+pub const ERROR_SCANNING: &str = "error_scanning";
+
 pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
     (
         "path_traversal",
@@ -331,6 +334,7 @@ mod tests {
         };
         LogEvent {
             time: jiff::Timestamp::UNIX_EPOCH,
+            own_time: true,
             format: crate::parse::Format::Json,
             method: Some(method.into()),
             path: Some(path),

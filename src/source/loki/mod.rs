@@ -57,7 +57,9 @@ pub struct LokiSource {
     backfill_secs: u64,
     backfill_max_lines: u64,
     max_backoff: Duration,
-    store: CursorStore,
+    store: Option<CursorStore>,
+    /// A failed cursor save was already reported (one WARN, not one per poll).
+    save_failed: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     status: Arc<SourceStatus>,
     clock: Arc<dyn Clock>,
@@ -72,7 +74,7 @@ impl std::fmt::Debug for LokiSource {
             .field("query", &self.query)
             .field("interval", &self.interval)
             .field("page_limit", &self.page_limit)
-            .field("state", &self.store.path())
+            .field("state", &self.store.as_ref().map(CursorStore::path))
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +89,15 @@ impl LokiSource {
         status: Arc<SourceStatus>,
     ) -> Result<LokiSource, SourceError> {
         let client = LokiClient::new(cfg, metrics.clone())?;
-        let store = CursorStore::new(state_dir)?;
+        // A state directory that cannot be used never stops the source: it reads on without a cursor
+        // on disk (a restart then backfills again).
+        let store = match CursorStore::new(state_dir) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                tracing::warn!(dir = %state_dir.display(), error = %e, "Cannot use the state directory; the Loki cursor will not survive a restart");
+                None
+            }
+        };
         Ok(LokiSource {
             client,
             query: cfg.query.trim().to_string(),
@@ -100,6 +110,7 @@ impl LokiSource {
             backfill_max_lines: cfg.backfill_max_lines,
             max_backoff: Duration::from_secs(cfg.max_backoff_secs.max(1)),
             store,
+            save_failed: std::sync::atomic::AtomicBool::new(false),
             metrics,
             status,
             clock: Arc::new(SystemClock),
@@ -168,7 +179,8 @@ impl LokiSource {
 
     fn load_cursor(&self) -> Option<Cursor> {
         use cursor::CursorLoadError;
-        match self.store.load() {
+        let store = self.store.as_ref()?;
+        match store.load() {
             Ok(c) => {
                 tracing::info!(cursor_ns = c.ts, "Resuming from the saved cursor.");
                 self.status.set_cursor(c.ts);
@@ -176,21 +188,34 @@ impl LokiSource {
                 Some(c)
             }
             Err(CursorLoadError::Missing) => {
-                tracing::info!(path = %self.store.path().display(), "No saved cursor; first start, backfilling.");
+                tracing::info!(path = %store.path().display(), "No saved cursor; first start, backfilling.");
                 None
             }
             Err(e) => {
-                tracing::warn!(path = %self.store.path().display(), "Ignoring the saved cursor ({e}); starting over with a backfill.");
+                tracing::warn!(path = %store.path().display(), "Ignoring the saved cursor ({e}); starting over with a backfill.");
                 None
             }
         }
     }
 
+    /// Save the cursor. A failure (full disk, read-only directory) is reported once and reading
+    /// goes on: the cursor in memory stays exact, only a restart would read again.
     fn save(&self, cursor: &Option<Cursor>) -> Result<(), SourceError> {
-        match cursor {
-            Some(c) => self.store.save(c, &self.query),
-            None => Ok(()),
+        use std::sync::atomic::Ordering;
+        let (Some(store), Some(c)) = (&self.store, cursor) else { return Ok(()) };
+        match store.save(c, &self.query) {
+            Ok(()) => {
+                if self.save_failed.swap(false, Ordering::Relaxed) {
+                    tracing::info!(path = %store.path().display(), "Loki cursor saved again.");
+                }
+            }
+            Err(e) => {
+                if !self.save_failed.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "Cannot save the Loki cursor; reading goes on, a restart would read again from the last saved position");
+                }
+            }
         }
+        Ok(())
     }
 }
 

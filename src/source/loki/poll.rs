@@ -7,7 +7,7 @@ use super::cursor::Cursor;
 use super::page::{take_new, PageEntry};
 use super::progress::BackfillProgress;
 use super::{LokiSource, LOKI_MAX_LIMIT, NS};
-use crate::metrics::{ReasonLabel, SourceLabel};
+use crate::metrics::ReasonLabel;
 use crate::source::{RawLine, SourceError};
 
 /// Buckets the backfill window is counted in (one metric query) to find where to start.
@@ -107,7 +107,6 @@ impl LokiSource {
             if !fresh.is_empty() {
                 // The page in hand is always sent, even when shutdown is under way.
                 tx.send(fresh.into_iter().map(to_raw).collect()).await.map_err(|_| SourceError::Closed)?;
-                self.metrics.lines_read.get_or_create(&SourceLabel { source: "loki".into() }).inc_by(n);
                 self.status.add_lines(n);
                 delivered += n;
                 if let Some(p) = backfill.as_mut() {
