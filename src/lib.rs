@@ -13,6 +13,7 @@
 //! - [`sink`]: console, Loki push, alerts, API buffer
 //! - [`server`]: `/metrics`, `/healthz`, `/readyz`, `/api/v1/*`
 //! - [`metrics`]: the Prometheus registry every stage counts into (a root module, not a sink)
+//! - [`redact`]: secrets masked in findings where they are made, so every output carries the same text
 //! - [`app`]: wires the stages, owns the schedule and shutdown; [`scan`] runs the pipeline over files
 
 pub mod app;
@@ -24,6 +25,7 @@ pub mod hash;
 pub mod memory;
 pub mod metrics;
 pub mod parse;
+pub mod redact;
 pub mod retry_after;
 pub mod scan;
 pub mod server;
@@ -31,3 +33,4 @@ pub mod sink;
 pub mod source;
 pub mod state_file;
 pub mod telemetry;
+pub mod text;

@@ -79,6 +79,10 @@ enum Command {
         /// No progress bar even on a terminal.
         #[arg(long)]
         no_progress: bool,
+        /// Redact secrets in what is printed, as the daemon does in every output (by default a
+        /// scan shows your own lines as they are).
+        #[arg(long)]
+        redact: bool,
     },
     /// Measure detection quality on generated, labelled traffic (labels kept outside the lines).
     ///
@@ -273,7 +277,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             );
             run_daemon(cfg).await?;
         }
-        Command::Scan { files, train, format, output, config, no_progress } => {
+        Command::Scan { files, train, format, output, config, no_progress, redact } => {
             let mut cfg = load(config.as_ref(), None)?;
             cfg.server.enabled = false;
             if let Some(f) = format {
@@ -286,8 +290,13 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 };
             }
             init_logs(&cli, Some(&cfg));
-            let opts =
-                ScanOptions { inputs: files.clone(), train: train.clone(), output: *output, progress: !no_progress };
+            let opts = ScanOptions {
+                inputs: files.clone(),
+                train: train.clone(),
+                output: *output,
+                progress: !no_progress,
+                redact: *redact,
+            };
             let summary = tokio::task::spawn_blocking(move || {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());

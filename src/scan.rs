@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::sink::{Finding, FindingSink};
 use crate::source::file::{Input, LineReader};
 use crate::source::SourceError;
+use crate::text::escape_for_terminal;
 
 /// Output format of `scan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,6 +33,9 @@ pub struct ScanOptions {
     pub train: Option<PathBuf>,
     pub output: ScanOutput,
     pub progress: bool,
+    /// Redact findings as the daemon does (`--redact`); by default a scan shows the user's own
+    /// lines as they are.
+    pub redact: bool,
 }
 
 /// Why a scan failed.
@@ -82,6 +86,7 @@ fn write_anomaly(out: &mut impl Write, a: &Anomaly, format: ScanOutput) -> std::
         }
         ScanOutput::Text => {
             let at = a.line.map_or_else(|| "window".to_string(), |l| format!("line {l}"));
+            // Lines are written back to a terminal: escape sequences in them are shown, not run.
             writeln!(
                 out,
                 "{at} {} {:<13} {:<8} {:.2} {}\n    {}",
@@ -89,8 +94,10 @@ fn write_anomaly(out: &mut impl Write, a: &Anomaly, format: ScanOutput) -> std::
                 a.kind.as_str(),
                 a.severity.as_str(),
                 a.score,
-                a.reason,
-                a.raw.as_deref().map(|r| crate::detect::rules::shorten(r, 300)).unwrap_or_default()
+                escape_for_terminal(&a.reason),
+                escape_for_terminal(
+                    &a.raw.as_deref().map(|r| crate::detect::rules::shorten(r, 300)).unwrap_or_default()
+                )
             )
         }
     }
@@ -103,6 +110,12 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
     let sinks: Vec<Arc<dyn FindingSink>> = vec![collector.clone()];
     let mode = if opts.train.is_some() { Mode::LearnOnly } else { Mode::ScanSelfTrained };
     let mut pipeline = Pipeline::new(cfg, mode, metrics, sinks, "file");
+    if opts.redact {
+        // The patterns were validated with the config, so building cannot fail here.
+        pipeline.redact_with(
+            crate::redact::Redactor::new(&cfg.redaction).unwrap_or_else(|_| crate::redact::Redactor::disabled()),
+        );
+    }
     let max = cfg.parse.max_line_bytes;
 
     if let Some(train) = &opts.train {
@@ -182,11 +195,15 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
                 "  [{}] {} {} ×{} {} → {}: {}",
                 i.severity.as_str(),
                 i.kind.as_str(),
-                if i.endpoint.is_empty() { i.client.as_deref().unwrap_or("") } else { &i.endpoint },
+                escape_for_terminal(if i.endpoint.is_empty() {
+                    i.client.as_deref().unwrap_or("")
+                } else {
+                    &i.endpoint
+                }),
                 i.count,
                 i.first_seen,
                 i.last_seen,
-                i.reason
+                escape_for_terminal(&i.reason)
             )?;
         }
     }

@@ -17,6 +17,7 @@ use crate::features::FeatureRow;
 use crate::metrics::Metrics;
 use crate::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel};
 use crate::parse::{LogEvent, Parser};
+use crate::redact::Redactor;
 use crate::sink::{Finding, FindingSink};
 use crate::source::RawLine;
 
@@ -77,6 +78,9 @@ pub struct Pipeline {
     parsed: [Option<Counter>; 4],
     suppressed: [Option<Counter>; 3],
     retimed: [Option<Counter>; 2],
+    /// Masks secrets in each finding as it is made (the daemon); `scan` shows lines unredacted
+    /// unless asked.
+    redactor: Option<Redactor>,
 }
 
 impl Pipeline {
@@ -108,6 +112,9 @@ impl Pipeline {
             parsed: Default::default(),
             suppressed: Default::default(),
             retimed: Default::default(),
+            // Validated at start-up (`app::preflight`), so a pattern cannot fail here.
+            redactor: (mode == Mode::Live)
+                .then(|| Redactor::new(&cfg.redaction).unwrap_or_else(|_| Redactor::disabled())),
         }
     }
 
@@ -204,7 +211,15 @@ impl Pipeline {
         }
     }
 
-    fn handle_anomaly(&mut self, a: Anomaly, out: &mut Vec<Anomaly>) {
+    /// Redact findings where they are made (`scan --redact`; the daemon always, per `[redaction]`).
+    pub fn redact_with(&mut self, redactor: Redactor) {
+        self.redactor = Some(redactor);
+    }
+
+    fn handle_anomaly(&mut self, mut a: Anomaly, out: &mut Vec<Anomaly>) {
+        if let Some(r) = &self.redactor {
+            r.redact_anomaly(&mut a);
+        }
         self.metrics.count_anomaly(a.kind.as_str(), a.severity, &a.detectors);
         let finding = self.incidents.add(&a);
         if let Finding::IncidentOpened(i) = &finding {

@@ -31,14 +31,29 @@ pub fn char_len(s: &str) -> usize {
 }
 
 /// Slack `mrkdwn` text: `&`, `<` and `>` escaped as Slack documents, so `<!channel>`, `<!here>`,
-/// `<@U123>` and `<http://x|label>` stay plain text.
+/// `<@U123>` and `<http://x|label>` stay plain text. Slack has no escape for its formatting
+/// characters or for the links it makes of bare URLs and host names, so those are written with
+/// look-alikes: `*`, `_`, `~` and `` ` `` at a word's edge (where they would format; `status_code`
+/// stays as it is) become `∗ ˍ ∼ ˋ`, the slashes of `://` become `∕∕`, and a dot between a letter or
+/// digit and a letter becomes `․` (one dot leader), so `evil.example` is no link.
 pub fn slack_text(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let word = |i: usize| chars.get(i).is_some_and(|c| c.is_alphanumeric());
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    for (i, &c) in chars.iter().enumerate() {
+        let inside_word = i > 0 && word(i - 1) && word(i + 1);
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '*' if !inside_word => out.push('∗'),
+            '_' if !inside_word => out.push('ˍ'),
+            '~' if !inside_word => out.push('∼'),
+            '`' => out.push('ˋ'),
+            '/' if i > 0 && (chars[i - 1] == ':' || (chars[i - 1] == '/' && i > 1 && chars[i - 2] == ':')) => {
+                out.push('∕')
+            }
+            '.' if i > 0 && word(i - 1) && chars.get(i + 1).is_some_and(|c| c.is_alphabetic()) => out.push('․'),
             c if c.is_control() && c != '\n' => out.push(' '),
             c => out.push(c),
         }
@@ -119,6 +134,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slack_text_neither_formats_nor_links() {
+        // The bug: bare URLs were linked by Slack and `*_~` formatted text from log lines.
+        let t = slack_text("*urgent* _call_ ~now~ `x` http://evil.example/login www.evil.example a@b.example");
+        assert_eq!(t, "∗urgent∗ ˍcallˍ ∼now∼ ˋxˋ http:∕∕evil․example/login www․evil․example a@b․example");
+        assert_eq!(slack_text("status_code took 612.3 ms"), "status_code took 612.3 ms");
+    }
+
+    #[test]
     fn truncation_counts_characters_and_marks_the_cut() {
         assert_eq!(truncate_chars("héllo", 5), "héllo");
         assert_eq!(truncate_chars("héllo!", 5), "héll…");
@@ -128,7 +151,7 @@ mod tests {
     #[test]
     fn slack_mentions_and_links_become_plain_text() {
         let s = slack_text("<!channel> <!here> <@U123> <http://evil|click> a&b");
-        assert_eq!(s, "&lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt; &lt;http://evil|click&gt; a&amp;b");
+        assert_eq!(s, "&lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt; &lt;http:∕∕evil|click&gt; a&amp;b");
         assert!(!slack_code("```x```").contains('`'));
     }
 

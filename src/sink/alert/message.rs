@@ -68,9 +68,13 @@ pub struct IncidentInfo {
 }
 
 impl IncidentInfo {
-    /// From a detector incident: redaction applied to everything that came from log lines.
+    /// From a detector incident: redaction applied to everything that came from log lines (again:
+    /// the pipeline already redacted it), and hidden format characters (bidirectional overrides,
+    /// zero-width text) made visible, for every channel.
     pub fn from_incident(inc: &Incident, redactor: &Redactor) -> IncidentInfo {
-        let clean = |s: &str, max: usize| truncate_chars(&redactor.redact(s), max).into_owned();
+        let clean = |s: &str, max: usize| {
+            truncate_chars(&crate::text::neutralize_hidden(&redactor.redact(s)), max).into_owned()
+        };
         IncidentInfo {
             id: clean(&inc.id, MAX_FIELD_CHARS),
             fingerprint: clean(&inc.fingerprint, MAX_FIELD_CHARS),
@@ -222,6 +226,45 @@ pub fn explore_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_channel_gets_hidden_characters_made_visible() {
+        // The bug: U+202E and zero-width characters from log lines reached Slack and Discord as they were.
+        let t: Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let spoof = "GET /invoice\u{202e}fdp.exe\u{200b}";
+        let a = crate::detect::Anomaly {
+            line: None,
+            timestamp: t,
+            kind: crate::detect::AnomalyKind::Suspicious,
+            detectors: vec!["rule:x".into()],
+            score: 0.9,
+            severity: Severity::High,
+            endpoint: spoof.into(),
+            client: Some("203.0.113.1\u{2066}".into()),
+            reason: spoof.into(),
+            features: vec![],
+            raw: Some(spoof.into()),
+        };
+        let inc = Incident {
+            id: "i".into(),
+            fingerprint: "f".into(),
+            kind: a.kind,
+            endpoint: spoof.into(),
+            client: a.client.clone(),
+            severity: Severity::High,
+            score: 0.9,
+            first_seen: t,
+            last_seen: t,
+            count: 1,
+            detectors: a.detectors.clone(),
+            reason: spoof.into(),
+            examples: vec![a],
+        };
+        let info = IncidentInfo::from_incident(&inc, &Redactor::disabled());
+        let all = format!("{} {} {:?} {:?}", info.endpoint, info.reason, info.client, info.examples);
+        assert!(!all.chars().any(crate::text::is_hidden_format), "{all}");
+        assert!(info.endpoint.contains("<U+202E>") && info.endpoint.contains("<U+200B>"), "{}", info.endpoint);
+    }
 
     #[test]
     fn explore_url_encodes_the_window_and_query() {

@@ -1,5 +1,6 @@
-//! Redaction: masks secrets and personal data in text before it leaves the process (Loki pushes,
-//! alerts). Built from `[redaction]`; shared as `Arc<Redactor>`.
+//! Redaction: masks secrets and personal data in findings where they are made (the daemon's
+//! pipeline), so the API, the console log, the Loki push and every alert carry the same redacted
+//! text; the sinks apply it once more to what they build themselves. Built from `[redaction]`.
 //!
 //! Shipped patterns, applied in this order:
 //! 1. `Authorization: Bearer …` / `Basic …` credentials,
@@ -113,6 +114,24 @@ impl Redactor {
             patterns.push(Pattern { re: Regex::new(p)?, rewrite: Rewrite::Template(r.clone()) });
         }
         Ok(Redactor { enabled: cfg.enabled, replacement: cfg.replacement.clone(), patterns })
+    }
+
+    /// Redact everything of `a` that came from a log line: its original line, its reason (which
+    /// quotes paths and values) and its endpoint.
+    pub fn redact_anomaly(&self, a: &mut crate::detect::Anomaly) {
+        if !self.enabled {
+            return;
+        }
+        let apply = |s: &mut String| {
+            if let Cow::Owned(r) = self.redact(s) {
+                *s = r;
+            }
+        };
+        if let Some(raw) = a.raw.as_mut() {
+            apply(raw);
+        }
+        apply(&mut a.reason);
+        apply(&mut a.endpoint);
     }
 
     /// A redactor that changes nothing.
