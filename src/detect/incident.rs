@@ -1,7 +1,7 @@
 //! Rolls anomalies up into incidents: anomalies of one kind on one endpoint (for `suspicious`: from
 //! one client, whatever the path) closer than `incident_window_secs` are one incident.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -37,16 +37,38 @@ impl Key {
     }
 }
 
-/// The open incidents.
+/// Where an open incident sits in the order of last activity: its `last_seen` and a sequence
+/// number that tells apart incidents with the same time.
+type Order = (Timestamp, u64);
+
+/// The open incidents, indexed by key and by last activity, so that closing the quiet ones and
+/// evicting the oldest cost O(log n) each, not a scan of every open incident.
 #[derive(Debug)]
 pub struct Incidents {
     window_secs: i64,
-    open: HashMap<Key, Incident>,
+    open: HashMap<Key, (Order, Incident)>,
+    by_last_seen: BTreeMap<Order, Key>,
+    next_seq: u64,
 }
 
 impl Incidents {
     pub fn new(window_secs: u64) -> Incidents {
-        Incidents { window_secs: window_secs as i64, open: HashMap::new() }
+        Incidents { window_secs: window_secs as i64, open: HashMap::new(), by_last_seen: BTreeMap::new(), next_seq: 0 }
+    }
+
+    fn insert(&mut self, key: Key, inc: Incident) {
+        let order = (inc.last_seen, self.next_seq);
+        self.next_seq += 1;
+        if let Some((old, _)) = self.open.insert(key.clone(), (order, inc)) {
+            self.by_last_seen.remove(&old);
+        }
+        self.by_last_seen.insert(order, key);
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Incident> {
+        let (order, inc) = self.open.remove(key)?;
+        self.by_last_seen.remove(&order);
+        Some(inc)
     }
 
     pub fn open_count(&self) -> usize {
@@ -57,11 +79,16 @@ impl Incidents {
     pub fn add(&mut self, a: &Anomaly) -> Finding {
         let key = Key::of(a);
         let window = self.window_secs;
-        if let Some(inc) = self.open.get_mut(&key) {
+        if let Some((order, inc)) = self.open.get_mut(&key) {
             if (a.timestamp.as_second() - inc.last_seen.as_second()).abs() <= window {
                 inc.count += 1;
                 if a.timestamp > inc.last_seen {
                     inc.last_seen = a.timestamp;
+                    let moved = (a.timestamp, order.1);
+                    if let Some(k) = self.by_last_seen.remove(order) {
+                        self.by_last_seen.insert(moved, k);
+                    }
+                    *order = moved;
                 }
                 if a.timestamp < inc.first_seen {
                     inc.first_seen = a.timestamp;
@@ -82,8 +109,8 @@ impl Incidents {
                 return Finding::IncidentUpdated(Arc::new(inc.clone()));
             }
         }
-        if self.open.len() >= MAX_OPEN {
-            if let Some(oldest) = self.open.iter().min_by_key(|(_, i)| i.last_seen).map(|(k, _)| k.clone()) {
+        if self.open.len() >= MAX_OPEN && !self.open.contains_key(&key) {
+            if let Some((_, oldest)) = self.by_last_seen.pop_first() {
                 self.open.remove(&oldest);
             }
         }
@@ -103,13 +130,13 @@ impl Incidents {
             reason: a.reason.clone(),
             examples: vec![a.clone()],
         };
-        self.open.insert(key, inc.clone());
+        self.insert(key, inc.clone());
         Finding::IncidentOpened(Arc::new(inc))
     }
 
     /// The open incidents (for `models.json`).
     pub fn export(&self) -> Vec<Incident> {
-        self.open.values().cloned().collect()
+        self.open.values().map(|(_, i)| i.clone()).collect()
     }
 
     /// Reopen saved incidents, so their further anomalies update them instead of opening new ones.
@@ -117,7 +144,7 @@ impl Incidents {
         for inc in incidents {
             let first = inc.examples.first().cloned();
             if let Some(a) = first {
-                self.open.insert(Key::of(&a), inc);
+                self.insert(Key::of(&a), inc);
             }
         }
     }
@@ -125,32 +152,37 @@ impl Incidents {
     /// Close the incidents quiet for longer than the window, as of `now` (event time).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Incident> {
         let window = self.window_secs;
-        self.close_where(|inc| now.as_second() - inc.last_seen.as_second() > window)
+        let mut closed = Vec::new();
+        while let Some(entry) = self.by_last_seen.first_entry() {
+            if now.as_second() - entry.key().0.as_second() <= window {
+                break;
+            }
+            let key = entry.remove();
+            if let Some((_, inc)) = self.open.remove(&key) {
+                closed.push(inc);
+            }
+        }
+        closed.sort_by_key(|i| i.first_seen);
+        closed
     }
 
     /// Close the open incidents `which` selects, whatever their age (a re-baselined endpoint).
     pub fn close_where(&mut self, which: impl Fn(&Incident) -> bool) -> Vec<Incident> {
-        let mut closed = Vec::new();
-        self.open.retain(|_, inc| {
-            if which(inc) {
-                closed.push(inc.clone());
-                false
-            } else {
-                true
-            }
-        });
+        let keys: Vec<Key> = self.open.iter().filter(|(_, (_, inc))| which(inc)).map(|(k, _)| k.clone()).collect();
+        let mut closed: Vec<Incident> = keys.iter().filter_map(|k| self.remove(k)).collect();
         closed.sort_by_key(|i| i.first_seen);
         closed
     }
 
     /// Whether an incident is open on `endpoint`.
     pub fn has_endpoint(&self, endpoint: &str) -> bool {
-        self.open.values().any(|i| i.endpoint == endpoint)
+        self.open.values().any(|(_, i)| i.endpoint == endpoint)
     }
 
     /// Close everything (end of a scan).
     pub fn close_all(&mut self) -> Vec<Incident> {
-        let mut closed: Vec<Incident> = self.open.drain().map(|(_, i)| i).collect();
+        self.by_last_seen.clear();
+        let mut closed: Vec<Incident> = self.open.drain().map(|(_, (_, i))| i).collect();
         closed.sort_by_key(|i| i.first_seen);
         closed
     }
@@ -193,6 +225,22 @@ mod tests {
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].count, 300);
         assert_eq!(closed[0].examples.len(), EXAMPLES);
+    }
+
+    #[test]
+    fn past_the_cap_the_least_recently_active_incident_is_evicted() {
+        let mut inc = Incidents::new(1_000_000);
+        for i in 0..MAX_OPEN as i64 {
+            inc.add(&anomaly(i, AnomalyKind::ResponseTime, &format!("GET /e{i}"), "c"));
+        }
+        // The first endpoint is active again, so the second is now the oldest.
+        inc.add(&anomaly(MAX_OPEN as i64, AnomalyKind::ResponseTime, "GET /e0", "c"));
+        inc.add(&anomaly(MAX_OPEN as i64 + 1, AnomalyKind::ResponseTime, "GET /new", "c"));
+        assert_eq!(inc.open_count(), MAX_OPEN);
+        assert!(inc.has_endpoint("GET /e0") && inc.has_endpoint("GET /new") && !inc.has_endpoint("GET /e1"));
+        let closed = inc.expire(Timestamp::from_second(2_000_000 + 10).unwrap());
+        assert_eq!(closed.len(), MAX_OPEN);
+        assert_eq!(inc.open_count(), 0);
     }
 
     #[test]

@@ -170,8 +170,20 @@ fn fit_endpoint<'a>(
     events: impl Iterator<Item = &'a TrainingEvent>,
     span_secs: f64,
     global_error_rate: f64,
+    pooled: &EndpointBaseline,
 ) -> EndpointBaseline {
     let mut b = fit_one(events, span_secs, global_error_rate);
+    // A feature the endpoint's own events never showed (only error responses, so no sizes; no
+    // latency field) is judged against the pooled baseline, not against a centre of 0 and a scale
+    // of 1, which made any 1.5 kB answer "1488× its median".
+    if b.bytes_median.is_nan() {
+        (b.log_bytes_median, b.log_bytes_scale) = (pooled.log_bytes_median, pooled.log_bytes_scale);
+        (b.bytes_median, b.bytes_p99) = (pooled.bytes_median, pooled.bytes_p99);
+    }
+    if b.rt_median_ms.is_nan() {
+        (b.log_rt_median, b.log_rt_scale) = (pooled.log_rt_median, pooled.log_rt_scale);
+        (b.rt_median_ms, b.rt_p99_ms) = (pooled.rt_median_ms, pooled.rt_p99_ms);
+    }
     if b.count < MIN_ENDPOINT_EVENTS {
         // Few events: keep the endpoint's own centre (a rare report endpoint is slow by nature)
         // but do not trust a narrow spread.
@@ -199,7 +211,7 @@ impl Baselines {
         ranked.truncate(max_endpoints);
         let mut endpoints: FastMap<Arc<str>, EndpointBaseline> = ranked
             .into_iter()
-            .map(|(name, evs)| (name.clone(), fit_endpoint(evs.iter().copied(), span_secs, global_error_rate)))
+            .map(|(name, evs)| (name.clone(), fit_endpoint(evs.iter().copied(), span_secs, global_error_rate, &pooled)))
             .collect();
         if let Some(prev) = previous {
             // A rare endpoint may have few (or no) events in this window, not least because its
@@ -220,7 +232,8 @@ impl Baselines {
         let w = Window::of(events);
         let mut own = events.iter().filter(|e| &*e.endpoint == endpoint).peekable();
         own.peek()?;
-        Some(fit_endpoint(own, w.span_secs, w.global_error_rate))
+        let pooled = fit_one(events.iter(), w.span_secs, w.global_error_rate);
+        Some(fit_endpoint(own, w.span_secs, w.global_error_rate, &pooled))
     }
 
     /// The baseline an event on `endpoint` is judged against, and whether the endpoint is known.
@@ -253,6 +266,17 @@ mod tests {
             recent: Default::default(),
             query_len: 0,
         }
+    }
+
+    #[test]
+    fn an_endpoint_seen_only_failing_judges_sizes_against_the_pooled_baseline() {
+        // The bug: its size centre was 0 with scale 1, so its first 1.5 kB success was "1488× its median NaN B".
+        let mut events: Vec<TrainingEvent> = (0..200).map(|i| ev(i as f64, "GET /a", 20.0, 200)).collect();
+        events.push(ev(5.0, "GET /rare", 20.0, 500));
+        let b = Baselines::fit(&events, 100, None);
+        let rare = &b.endpoints["GET /rare"];
+        assert_eq!(rare.log_bytes_median, b.pooled.log_bytes_median);
+        assert!(rare.bytes_median.is_finite());
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 /// Half-life of the decayed counters, seconds.
 pub const HALF_LIFE_SECS: f64 = 30.0;
 const MAX_CLIENTS: usize = 20_000;
-const MAX_ENDPOINTS: usize = 5_000;
+/// Endpoints tracked at least (the context holds twice `features.max_endpoints` when that is more).
+const MIN_ENDPOINTS: usize = 5_000;
 
 /// A counter that halves every [`HALF_LIFE_SECS`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -92,13 +93,31 @@ pub struct Recent {
 }
 
 /// Decayed per-endpoint and per-client counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Context {
     endpoints: FastMap<Arc<str>, EndpointState>,
     clients: FastMap<Arc<str>, ClientState>,
+    max_endpoints: usize,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context::new(0)
+    }
 }
 
 impl Context {
+    /// A context for a detector that tracks `tracked_endpoints` (`features.max_endpoints`): it
+    /// holds the recent history of twice as many, so that a site with many endpoints does not
+    /// lose (and reallocate) its endpoints' recent history at every other request.
+    pub fn new(tracked_endpoints: usize) -> Context {
+        Context {
+            endpoints: FastMap::default(),
+            clients: FastMap::default(),
+            max_endpoints: tracked_endpoints.saturating_mul(2).max(MIN_ENDPOINTS),
+        }
+    }
+
     /// Record one event and return the context it was seen in.
     pub fn observe(
         &mut self,
@@ -113,7 +132,7 @@ impl Context {
         let ep = match self.endpoints.get_mut(endpoint) {
             Some(e) => e,
             None => {
-                if self.endpoints.len() >= MAX_ENDPOINTS {
+                if self.endpoints.len() >= self.max_endpoints {
                     evict(&mut self.endpoints, t, |s| s.last);
                 }
                 self.endpoints.entry(endpoint.clone()).or_default()

@@ -19,8 +19,9 @@ pub use context::{poisson_surprise, Context, Recent};
 use crate::config::FeaturesConfig;
 use crate::parse::LogEvent;
 
-/// Most distinct endpoint names interned; past this, names are still used but not shared.
-const MAX_INTERNED: usize = 10_000;
+/// Distinct endpoint names interned at least (twice `features.max_endpoints` when that is more);
+/// past this, names are still used but not shared.
+const MIN_INTERNED: usize = 10_000;
 /// Scaled values are clipped to ±this, so one absurd value cannot dominate a model.
 const CLIP: f64 = 50.0;
 
@@ -138,13 +139,19 @@ pub struct Features {
     columns: Vec<Column>,
     context: Context,
     interned: FastMap<Box<str>, Arc<str>>,
+    max_interned: usize,
 }
 
 impl Features {
     /// `cfg` is validated, so every column name parses.
     pub fn new(cfg: &FeaturesConfig) -> Features {
         let columns = cfg.columns.iter().filter_map(|c| Column::parse(c)).collect();
-        Features { columns, context: Context::default(), interned: FastMap::default() }
+        Features {
+            columns,
+            context: Context::new(cfg.max_endpoints),
+            interned: FastMap::default(),
+            max_interned: cfg.max_endpoints.saturating_mul(2).max(MIN_INTERNED),
+        }
     }
 
     pub fn columns(&self) -> &[Column] {
@@ -156,7 +163,7 @@ impl Features {
             return a.clone();
         }
         let a: Arc<str> = Arc::from(endpoint);
-        if self.interned.len() < MAX_INTERNED {
+        if self.interned.len() < self.max_interned {
             self.interned.insert(Box::from(endpoint), a.clone());
         }
         a
