@@ -55,6 +55,10 @@ const CHANNEL_COMMANDS: usize = 8;
 
 /// Run the daemon until `shutdown` is cancelled (or a finite source ends).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
+    let stale = crate::state_file::remove_stale_temps(&cfg.state.dir);
+    if stale > 0 {
+        tracing::info!(dir = %cfg.state.dir.display(), removed = stale, "Removed temp files an earlier run left behind");
+    }
     let metrics = Arc::new(Metrics::new());
     let (commands_tx, commands) = mpsc::channel::<PipelineCommand>(CHANNEL_COMMANDS);
     let state = Arc::new(AppState::new(metrics.clone(), &cfg, commands_tx));
