@@ -169,4 +169,31 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), task).await.expect("run returns on shutdown").unwrap().unwrap();
         drop(chunk_tx);
     }
+
+    #[tokio::test]
+    async fn at_shutdown_every_line_read_is_handed_over_before_run_returns() {
+        let (chunk_tx, chunks) = std::sync::mpsc::channel();
+        let (tx, mut rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        let source = StdinSource::from_reader(Box::new(Trickle { chunks }), 64);
+        let stats = source.stats();
+        let task = tokio::spawn(source.run(tx, shutdown.clone()));
+        let text: String = (1..=2500).map(|i| format!("line {i}\n")).collect();
+        chunk_tx.send(text.into_bytes()).unwrap();
+        // One batch fills the channel; the reader waits with the next one in hand.
+        while stats.lines.load(Ordering::Relaxed) < 2000 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        shutdown.cancel();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!task.is_finished(), "run returned with lines still in the reader's hands");
+        let mut got = Vec::new();
+        while got.len() < 2500 {
+            let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+            got.extend(batch.into_iter().map(|l| l.line_no));
+        }
+        assert_eq!(got, (1..=2500).collect::<Vec<u64>>());
+        tokio::time::timeout(Duration::from_secs(10), task).await.expect("run returns").unwrap().unwrap();
+        drop(chunk_tx);
+    }
 }
