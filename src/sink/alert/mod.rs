@@ -320,7 +320,9 @@ impl Inner {
                 kept.push(p);
             }
         }
-        tracing::info!(notifications = kept.len(), "Sending the alerts the last run left undelivered");
+        if !kept.is_empty() {
+            tracing::info!(notifications = kept.len(), "Sending the alerts the last run left undelivered");
+        }
         policy.state_mut().pending = kept;
         drop(policy);
         self.mark_dirty();
