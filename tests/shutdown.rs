@@ -132,11 +132,18 @@ fn sigterm_stops_a_followed_file_that_is_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.log");
     std::fs::write(&file, traffic(300)).unwrap();
+    // Left by an earlier run killed mid-write (no pid is this large), and a file that is not ours.
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join(".alerts.json.tmp-999999999"), "{").unwrap();
+    std::fs::write(state.join("notes.tmp-1"), "mine").unwrap();
     let env = [("ANOMALY_DETECTOR__SOURCE__PATHS", file.display().to_string())];
     let mut d = Daemon::start("follow", dir.path(), &["--follow"], &env);
     assert_eq!(d.wait_for_lines(300), 300);
     let stopped = d.terminate();
-    assert_stopped_cleanly("file --follow", stopped, &dir.path().join("state"), &["models.json"]);
+    assert_stopped_cleanly("file --follow", stopped, &state, &["models.json"]);
+    assert!(!state.join(".alerts.json.tmp-999999999").exists(), "a stale temp file was left");
+    assert!(state.join("notes.tmp-1").exists(), "a file of another naming was removed");
 }
 
 #[test]
