@@ -490,7 +490,7 @@ async fn a_restart_from_alerts_json_does_not_re_notify() {
 
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("alerts.json")).unwrap()).unwrap();
-    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["version"], 2);
     assert_eq!(saved["incidents"]["a"]["open"], true);
 
     let second = ScriptedChannel::new("ch", Step::Ok);
@@ -504,6 +504,123 @@ async fn a_restart_from_alerts_json_does_not_re_notify() {
     advance_until("resolved", Duration::from_secs(10), || second.delivered().len() == 1).await;
     assert_eq!(second.events(), vec![Event::Resolved]);
     run.stop().await;
+}
+
+/// The (event, fingerprint) of each webhook request.
+fn notices(reqs: &[Recorded]) -> Vec<(String, String)> {
+    let key = |r: &Recorded| {
+        let v = r.json();
+        (v["event"].as_str().unwrap().to_string(), v["incident"]["fingerprint"].as_str().unwrap().to_string())
+    };
+    reqs.iter().map(key).collect()
+}
+
+fn read_alerts_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("alerts.json")).unwrap()).unwrap()
+}
+
+/// Every (event, fingerprint) alerts.json says the channel accepted, in no particular order.
+fn marked_sent(saved: &serde_json::Value, channel: &str) -> Vec<(String, String)> {
+    let incidents = saved["incidents"].as_object().unwrap();
+    let sent = |(fp, r): (&String, &serde_json::Value)| {
+        r["sent"].get(channel).map(|s| (s["event"].as_str().unwrap().to_string(), fp.clone()))
+    };
+    incidents.iter().filter_map(sent).collect()
+}
+
+/// Issue 11 item 4: notices still queued at shutdown were dropped while alerts.json marked them
+/// notified, so they were never sent.
+#[tokio::test]
+async fn notices_unaccepted_at_shutdown_are_kept_and_sent_once_after_a_restart() {
+    let rec = Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = base_cfg();
+    cfg.max_retries = 50;
+    cfg.max_backoff_secs = 1;
+    cfg.shutdown_drain_secs = 1;
+    cfg.webhook.push(WebhookChannelConfig {
+        name: "hook".into(),
+        min_severity: Severity::Low,
+        url_env: None,
+        url_file: secret_file(dir.path(), "url", &rec.url("/hook")),
+        secret_env: None,
+        secret_file: None,
+    });
+    let clock = || Arc::new(FixedClock(ts("2026-03-01T10:05:00Z")));
+    // The receiver takes the first 4 notices, then refuses everything until it is fixed.
+    rec.script((0..4).map(|_| Reply { status: 200, retry_after: None }));
+    rec.script((0..10_000).map(|_| Reply { status: 503, retry_after: None }));
+    let fps: Vec<String> = (0..6).map(|i| format!("fp{i}")).collect();
+    let run = start(&cfg, built(&cfg), dir.path(), clock());
+    for fp in &fps {
+        run.sink.offer(&opened(incident(fp, 1, Severity::High, &["x"])));
+    }
+    for fp in &fps {
+        run.sink.offer(&Finding::IncidentResolved(Arc::new(incident(fp, 2, Severity::High, &["x"]))));
+    }
+    rec.wait_until("a refusal", Duration::from_secs(15), |r| r.len() > 4).await;
+    let metrics = run.metrics.clone();
+    run.stop().await;
+
+    let accepted_first = notices(&rec.accepted());
+    assert_eq!(accepted_first.len(), 4);
+    assert_eq!(alerts(&metrics, "hook", "sent"), 4, "only accepted notices count as sent");
+    assert_eq!(alerts(&metrics, "hook", "failed"), 0, "the unaccepted ones are kept, not given up");
+    let saved = read_alerts_json(dir.path());
+    let mut marked = marked_sent(&saved, "hook");
+    marked.sort();
+    let mut expected = accepted_first.clone();
+    expected.sort();
+    assert_eq!(marked, expected, "alerts.json marks exactly the accepted notices as sent");
+    assert_eq!(saved["pending"].as_array().unwrap().len(), 12 - 4, "the rest is kept for the next start");
+
+    // Restart with the receiver fixed: the kept notices arrive, none twice, nothing new is sent.
+    rec.clear_script();
+    let run = start(&cfg, built(&cfg), dir.path(), clock());
+    rec.wait_until("every notice", Duration::from_secs(15), |_| rec.accepted().len() >= 12).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The pipeline reports the resolved incidents again after its own restart: still deduplicated.
+    for fp in &fps {
+        run.sink.offer(&Finding::IncidentResolved(Arc::new(incident(fp, 2, Severity::High, &["x"]))));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let metrics = run.metrics.clone();
+    run.stop().await;
+    let mut all = notices(&rec.accepted());
+    all.sort();
+    let mut expected: Vec<(String, String)> =
+        fps.iter().flat_map(|fp| [("opened".to_string(), fp.clone()), ("resolved".to_string(), fp.clone())]).collect();
+    expected.sort();
+    assert_eq!(all, expected, "every notice arrived exactly once");
+    assert_eq!(alerts(&metrics, "hook", "sent"), 8);
+    let saved = read_alerts_json(dir.path());
+    assert!(saved["pending"].as_array().unwrap().is_empty(), "{saved:#}");
+    let mut marked = marked_sent(&saved, "hook");
+    marked.sort();
+    let resolved: Vec<(String, String)> = fps.iter().map(|fp| ("resolved".to_string(), fp.clone())).collect();
+    assert_eq!(marked, resolved, "each incident's last accepted notice is its resolution");
+}
+
+/// Issue 11 item 4: a channel that stays down is given up on at shutdown after
+/// `shutdown_drain_secs`, not after its whole retry budget.
+#[tokio::test(start_paused = true)]
+async fn the_shutdown_drain_is_bounded_and_retries_within_it() {
+    let ch = ScriptedChannel::new("ch", Step::Fail(503, None));
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = paused_cfg(10);
+    cfg.max_backoff_secs = 1;
+    cfg.shutdown_drain_secs = 5;
+    let run = start(&cfg, vec![ch.clone()], dir.path(), tokio_clock());
+    run.sink.offer(&opened(incident("a", 1, Severity::High, &["x"])));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let stopped = tokio::time::Instant::now();
+    run.stop().await;
+    let took = stopped.elapsed();
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(6), "drained for {took:?}");
+    assert!(ch.attempt_times().len() >= 5, "retried during the drain: {:?}", ch.attempt_times().len());
+    let saved = read_alerts_json(dir.path());
+    assert_eq!(saved["pending"].as_array().unwrap().len(), 1);
+    assert!(marked_sent(&saved, "ch").is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

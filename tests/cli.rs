@@ -1,19 +1,11 @@
 //! The command line as a user meets it: help, config validation and exit codes, environment
 //! overrides end to end.
 
-use std::process::{Command, Output};
+mod support;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_anomaly-detector"));
-    // Tests must not inherit a developer's overrides.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANOMALY_DETECTOR__") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG").env_remove("LOG_LEVEL");
-    c
-}
+use std::process::Output;
+
+use support::daemon::bin;
 
 fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())

@@ -6,24 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anomaly_detector::source::demo::{scenario, LineFormat, TrafficGenerator};
+use support::daemon::{bin, free_port, lines_processed};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn lines_processed(port: u16) -> Option<u64> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let r = reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/api/v1/status"))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .ok()?;
-        let v: serde_json::Value = r.json().await.ok()?;
-        v["lines_processed"].as_u64()
-    })
-}
+mod support;
 
 /// Run the daemon over `file` (followed, as a live source), wait until every line is processed,
 /// stop it with SIGTERM and return its JSON log lines.
@@ -34,7 +19,7 @@ fn run_over(
     extra_env: &[(&str, &str)],
 ) -> Vec<serde_json::Value> {
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_anomaly-detector"));
+    let mut cmd = bin();
     cmd.args(["--log-format", "json", "run"])
         .env("ANOMALY_DETECTOR__SOURCE__KIND", "file")
         .env("ANOMALY_DETECTOR__SOURCE__PATHS", file)
@@ -43,7 +28,6 @@ fn run_over(
         .env("ANOMALY_DETECTOR__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("ANOMALY_DETECTOR__MODELS__ISOLATION_FOREST__SEED", "5")
         .env("LOG_LEVEL", "info")
-        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in extra_env {

@@ -122,6 +122,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
     if let Some(problem) = &checked.state_problem {
         tracing::warn!(dir = %cfg.state.dir.display(), "State directory unusable ({problem}); running without persistence: models, cursor and alert state will not survive a restart");
     }
+    let stale = crate::state_file::remove_stale_temps(&cfg.state.dir);
+    if stale > 0 {
+        tracing::info!(dir = %cfg.state.dir.display(), removed = stale, "Removed temp files an earlier run left behind");
+    }
     let metrics = Arc::new(Metrics::new());
     let (commands_tx, commands) = mpsc::channel::<PipelineCommand>(CHANNEL_COMMANDS);
     let state = Arc::new(AppState::new(metrics.clone(), &cfg, commands_tx));
@@ -189,7 +193,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
 
     let (tx, rx) = mpsc::channel::<Vec<RawLine>>(CHANNEL_BATCHES);
     let source_stop = shutdown.child_token();
-    let source = spawn_source(&cfg, tx, source_stop, metrics.clone(), state.clone())?;
+    let source_ended = CancellationToken::new();
+    let source = spawn_source(&cfg, tx, source_stop, source_ended.clone(), metrics.clone(), state.clone())?;
     let lag = watermark_lag(&cfg);
     let mut pipeline = Pipeline::new(&cfg, Mode::Live, metrics.clone(), sinks, cfg.source.kind.as_str());
     // The demo regenerates its history at every start; other sources resume what they learned.
@@ -207,7 +212,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
             pipeline.restore(saved);
         }
     }
-    let result = drive(pipeline, rx, commands, state.clone(), lag, &cfg, state_dir).await;
+    let stop = Stop { shutdown, source_ended };
+    let result = drive(pipeline, rx, commands, stop, state.clone(), lag, &cfg, state_dir).await;
 
     match source.await {
         Ok(Ok(())) => {}
@@ -240,28 +246,36 @@ fn watermark_lag(cfg: &Config) -> Option<Duration> {
     }
 }
 
+/// Spawns the configured source; `ended` is cancelled when its task ends (however it ends).
 fn spawn_source(
     cfg: &Config,
     tx: mpsc::Sender<Vec<RawLine>>,
     stop: CancellationToken,
+    ended: CancellationToken,
     metrics: Arc<Metrics>,
     state: Arc<AppState>,
 ) -> Result<tokio::task::JoinHandle<Result<(), SourceError>>, AppError> {
+    let spawn = |task: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SourceError>> + Send>>| {
+        tokio::spawn(async move {
+            let _ended = ended.drop_guard();
+            task.await
+        })
+    };
     let handle = match cfg.source.kind {
         SourceKind::Demo => {
             let src = crate::source::demo::DemoSource::new(&cfg.source);
             state.source_ready.store(true, Ordering::Relaxed);
-            tokio::spawn(src.run(tx, stop))
+            spawn(Box::pin(src.run(tx, stop)))
         }
         SourceKind::File => {
             let src = crate::source::file::FileSource::from_config(&cfg.source, &cfg.parse);
             state.source_ready.store(true, Ordering::Relaxed);
-            tokio::spawn(src.run(tx, stop))
+            spawn(Box::pin(src.run(tx, stop)))
         }
         SourceKind::Stdin => {
             let src = crate::source::stdin::StdinSource::new(cfg.parse.max_line_bytes);
             state.source_ready.store(true, Ordering::Relaxed);
-            tokio::spawn(src.run(tx, stop))
+            spawn(Box::pin(src.run(tx, stop)))
         }
         SourceKind::Loki => {
             let status = Arc::new(crate::source::loki::SourceStatus::new());
@@ -273,7 +287,7 @@ fn spawn_source(
                 status.clone(),
             )?;
             *state.loki.lock().expect("not poisoned") = Some(status);
-            tokio::spawn(src.run(tx, stop))
+            spawn(Box::pin(src.run(tx, stop)))
         }
     };
     Ok(handle)
@@ -340,59 +354,94 @@ async fn off_reactor<R: Send + 'static>(
     .map_err(|e| AppError::Task(e.to_string()))
 }
 
+/// How the pipeline loop learns that it should stop.
+struct Stop {
+    /// SIGTERM / Ctrl-C; the source stops at (a child of) it too.
+    shutdown: CancellationToken,
+    /// Cancelled when the source's task has ended.
+    source_ended: CancellationToken,
+}
+
+/// Runs one batch on the pipeline (off the reactor) and publishes the new status.
+async fn process_batch(
+    p: Pipeline,
+    batch: Vec<RawLine>,
+    state: &AppState,
+    cfg: &Config,
+    state_dir: &Option<std::path::PathBuf>,
+) -> Result<Pipeline, AppError> {
+    let n = batch.len() as u64;
+    let (p, _) = off_reactor(p, state_dir.clone(), n >= TRIM_AFTER_LINES, |p| p.process(batch)).await?;
+    state.lines_processed.fetch_add(n, Ordering::Relaxed);
+    *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
+    Ok(p)
+}
+
 /// Feed batches to the pipeline (off the reactor), apply the server's commands between batches and
-/// tick the windows, until the channel closes.
+/// tick the windows, until the channel closes or shutdown.
+///
+/// At shutdown, what the source already read is processed before the state is saved: batches are
+/// taken until the source's task has ended (it stops at the same signal, handing over what it holds),
+/// then the channel is closed and what is queued in it is taken. Shutdown never waits for every
+/// sender to be dropped: a reader thread blocked on quiet input (stdin) may hold one forever.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     pipeline: Pipeline,
     mut rx: mpsc::Receiver<Vec<RawLine>>,
     mut commands: mpsc::Receiver<PipelineCommand>,
+    stop: Stop,
     state: Arc<AppState>,
     lag: Option<Duration>,
     cfg: &Config,
     state_dir: Option<std::path::PathBuf>,
 ) -> Result<(), AppError> {
     state.pipeline_running.store(true, Ordering::Relaxed);
-    let mut pipeline = Some(pipeline);
+    let mut pipeline = pipeline;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    let input_ended = loop {
         tokio::select! {
             batch = rx.recv() => {
-                let Some(batch) = batch else { break };
-                let n = batch.len() as u64;
-                let p = pipeline.take().expect("pipeline is returned after each batch");
-                let (p, _) = off_reactor(p, state_dir.clone(), n >= TRIM_AFTER_LINES, |p| p.process(batch)).await?;
-                state.lines_processed.fetch_add(n, Ordering::Relaxed);
-                *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
-                pipeline = Some(p);
+                let Some(batch) = batch else { break true };
+                pipeline = process_batch(pipeline, batch, &state, cfg, &state_dir).await?;
             }
             Some(command) = commands.recv() => {
                 let PipelineCommand::Rebaseline { endpoint, reply } = command;
-                let p = pipeline.take().expect("pipeline is returned after each batch");
                 // A re-baseline is saved at once: a restart must not bring the old baseline back.
-                let (p, result) = off_reactor(p, state_dir.clone(), false, move |p| p.rebaseline(&endpoint)).await?;
+                let (p, result) =
+                    off_reactor(pipeline, state_dir.clone(), false, move |p| p.rebaseline(&endpoint)).await?;
                 let _ = reply.send(result);
                 *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
-                pipeline = Some(p);
+                pipeline = p;
             }
             _ = tick.tick() => {
-                let p = pipeline.as_mut().expect("pipeline present between batches");
                 let now = match lag {
                     Some(l) => Timestamp::now() - jiff::SignedDuration::try_from(l).unwrap_or_default(),
-                    None => match p.watermark() { Some(w) => w, None => continue },
+                    None => match pipeline.watermark() { Some(w) => w, None => continue },
                 };
-                p.tick(now);
+                pipeline.tick(now);
+            }
+            _ = stop.shutdown.cancelled() => break false,
+        }
+    };
+    if !input_ended {
+        loop {
+            tokio::select! {
+                Some(batch) = rx.recv() => pipeline = process_batch(pipeline, batch, &state, cfg, &state_dir).await?,
+                _ = stop.source_ended.cancelled() => break,
             }
         }
+        rx.close();
+        while let Some(batch) = rx.recv().await {
+            pipeline = process_batch(pipeline, batch, &state, cfg, &state_dir).await?;
+        }
     }
-    if let Some(mut p) = pipeline {
-        if lag.is_none() {
-            // A finite input ended: close what is open so it is reported.
-            p.finish();
-        }
-        if let Some(dir) = &state_dir {
-            save_state(dir, &p);
-        }
+    if lag.is_none() {
+        // A finite input ended: close what is open so it is reported.
+        pipeline.finish();
+    }
+    if let Some(dir) = &state_dir {
+        save_state(dir, &pipeline);
     }
     state.pipeline_running.store(false, Ordering::Relaxed);
     Ok(())

@@ -32,6 +32,10 @@ pub struct AlertingConfig {
     pub max_backoff_secs: u64,
     /// Timeout of one delivery attempt (HTTP request or SMTP session), milliseconds.
     pub timeout_ms: u64,
+    /// At shutdown, how long the queues keep delivering (retries included) before the daemon exits,
+    /// seconds. What is still undelivered then is kept in `alerts.json` and sent at the next start.
+    /// 0 = keep everything for the next start.
+    pub shutdown_drain_secs: u64,
     /// Base URL of Grafana for "open in Explore" links; empty = no links.
     pub grafana_url: String,
     /// UID of the Loki datasource in Grafana, used in Explore links.
@@ -60,6 +64,7 @@ impl Default for AlertingConfig {
             max_retries: 5,
             max_backoff_secs: 60,
             timeout_ms: 10_000,
+            shutdown_drain_secs: 5,
             grafana_url: String::new(),
             loki_datasource_uid: "loki".into(),
             explore_query: String::new(),
@@ -286,6 +291,9 @@ impl AlertingConfig {
         }
         if self.timeout_ms == 0 {
             return Err(invalid("alerting.timeout_ms", "must be positive"));
+        }
+        if self.shutdown_drain_secs > 3600 {
+            return Err(invalid("alerting.shutdown_drain_secs", "must be at most 3600"));
         }
         if !self.grafana_url.is_empty() {
             check_http_url("alerting.grafana_url", &self.grafana_url)?;

@@ -13,7 +13,8 @@
 //! file reads never wait on anything but the disk, `tokio::fs` would hop to the blocking pool for
 //! every read anyway, and one thread that owns the files keeps the line loop tight. It checks the
 //! shutdown token between lines and polls, and hands lines over in batches; a full channel is
-//! waited on (back-pressure) until shutdown, when the unsent batch is dropped.
+//! waited on (back-pressure), at shutdown too: the pipeline takes what the source read until the
+//! source has ended, so the batch in hand is not lost.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -224,25 +225,18 @@ impl Batcher {
         Ok(())
     }
 
-    /// Sends what is queued. `Err(Closed)` if the receiver is gone.
+    /// Sends what is queued, waiting for room while the receiver lives (at shutdown too: the
+    /// pipeline drains the channel until the source has ended). `Err(Closed)` if the receiver is
+    /// gone, except after shutdown, when the pipeline has stopped taking lines.
     pub(crate) fn flush(&mut self) -> Result<(), SourceError> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let mut batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LINES));
-        // Not `blocking_send`: a full channel whose consumer has stopped must not hang shutdown.
-        loop {
-            match self.tx.try_send(batch) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => return Err(SourceError::Closed),
-                Err(mpsc::error::TrySendError::Full(back)) => {
-                    if self.shutdown.is_cancelled() {
-                        return Ok(());
-                    }
-                    batch = back;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_LINES));
+        match self.tx.blocking_send(batch) {
+            Ok(()) => Ok(()),
+            Err(_) if self.shutdown.is_cancelled() => Ok(()),
+            Err(_) => Err(SourceError::Closed),
         }
     }
 }
@@ -517,11 +511,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn shutdown_is_not_blocked_by_a_full_channel() {
+    async fn at_shutdown_the_batch_in_hand_waits_for_room_and_then_the_source_ends() {
         let dir = tempfile::tempdir().unwrap();
         let body: String = (1..=5000).map(|i| format!("{i}\n")).collect();
         let path = write(dir.path(), "big.log", body.as_bytes());
-        let (tx, _rx) = mpsc::channel(1); // never received from
+        let (tx, mut rx) = mpsc::channel(1);
         let shutdown = CancellationToken::new();
         let source = FileSource::new(vec![path], true, 1024);
         let stats = source.stats();
@@ -532,8 +526,34 @@ mod tests {
             assert!(Instant::now() < deadline, "reader never filled the channel");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(!task.is_finished());
         shutdown.cancel();
+        // Every line read is handed over (the pipeline drains until the source ends), then it ends.
+        let mut got = 0u64;
+        while let Some(batch) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("ends") {
+            got += batch.len() as u64;
+        }
+        tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops on shutdown").unwrap().unwrap();
+        assert_eq!(got, stats.lines.load(Ordering::Relaxed));
+        assert!(got >= 2 * BATCH_LINES as u64);
+    }
+
+    #[tokio::test]
+    async fn after_shutdown_a_receiver_gone_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: String = (1..=5000).map(|i| format!("{i}\n")).collect();
+        let path = write(dir.path(), "big.log", body.as_bytes());
+        let (tx, rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        let source = FileSource::new(vec![path], true, 1024);
+        let stats = source.stats();
+        let task = tokio::spawn(source.run(tx, shutdown.clone()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stats.lines.load(Ordering::Relaxed) < 2 * BATCH_LINES as u64 {
+            assert!(Instant::now() < deadline, "reader never filled the channel");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        drop(rx);
         tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops on shutdown").unwrap().unwrap();
     }
 

@@ -3,8 +3,11 @@
 //! Lines are split, capped, decoded and numbered exactly as for files (see [`super::file`]).
 //! Reading happens on a dedicated OS thread, not `spawn_blocking`: a read on a quiet pipe or
 //! terminal can block forever, and a blocked task in tokio's blocking pool would hold up runtime
-//! shutdown. The thread checks the shutdown token between lines; when shutdown fires while it is
-//! blocked in a read, [`StdinSource::run`] returns at once and the thread ends with the process.
+//! shutdown. The thread hands over every line it has read before each read that may block, and
+//! checks the shutdown token there. At shutdown, [`StdinSource::run`] returns once the thread has
+//! handed over what it read: when it ends, or at once when it is blocked in such a read (it then
+//! ends with the process, still holding its sender, which the pipeline does not wait for). A last
+//! line without its newline yet is not a line.
 //!
 //! Batching: a batch is sent when it has [`BATCH_LINES`](super::file::BATCH_LINES) lines, when it
 //! is [`BATCH_MAX_AGE`](super::file::BATCH_MAX_AGE) old, and whenever the read buffer holds no complete
@@ -14,7 +17,7 @@ use std::io::{self, BufReader, Read};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::file::{Batcher, ReadStats, Splitter};
@@ -46,21 +49,34 @@ impl StdinSource {
     /// Reads until end of input or `shutdown`, sending batches of lines. `Err(Io)` on a read
     /// error, `Err(Closed)` if `tx` is closed.
     pub async fn run(self, tx: mpsc::Sender<Vec<RawLine>>, shutdown: CancellationToken) -> Result<(), SourceError> {
-        let (done_tx, done_rx) = oneshot::channel();
+        let (done_tx, mut done_rx) = oneshot::channel();
+        let (waiting_tx, mut waiting) = watch::channel(false);
         let token = shutdown.clone();
         std::thread::Builder::new()
             .name("stdin-reader".into())
             .spawn(move || {
-                let _ = done_tx.send(self.run_blocking(tx, token));
+                let _ = done_tx.send(self.run_blocking(tx, token, waiting_tx));
             })
             .map_err(|source| SourceError::Io { path: "-".into(), source })?;
         tokio::select! {
+            done = &mut done_rx => return done.unwrap_or(Err(SourceError::Closed)),
+            () = shutdown.cancelled() => {}
+        }
+        tokio::select! {
+            biased;
             done = done_rx => done.unwrap_or(Err(SourceError::Closed)),
-            () = shutdown.cancelled() => Ok(()),
+            _ = waiting.wait_for(|w| *w) => Ok(()),
         }
     }
 
-    fn run_blocking(self, tx: mpsc::Sender<Vec<RawLine>>, shutdown: CancellationToken) -> Result<(), SourceError> {
+    /// The reader thread. `waiting` is true while it is in a read that may block with every line
+    /// it read handed over.
+    fn run_blocking(
+        self,
+        tx: mpsc::Sender<Vec<RawLine>>,
+        shutdown: CancellationToken,
+        waiting: watch::Sender<bool>,
+    ) -> Result<(), SourceError> {
         let mut reader = BufReader::with_capacity(64 * 1024, self.input);
         let mut splitter = Splitter::new(self.max_line_bytes);
         let mut out = Batcher::new(tx, shutdown.clone(), self.stats);
@@ -68,13 +84,19 @@ impl StdinSource {
         loop {
             // No complete line buffered: reading on may block, so do not hold lines back. (The
             // scan stops at the next newline, so it costs one pass over the line.)
-            if !reader.buffer().contains(&b'\n') {
+            let may_block = !reader.buffer().contains(&b'\n');
+            if may_block {
                 out.flush()?;
                 if shutdown.is_cancelled() {
                     return Ok(());
                 }
+                waiting.send_replace(true);
             }
-            let (line, consumed) = splitter.next_line(&mut reader).map_err(io_err)?;
+            let read = splitter.next_line(&mut reader);
+            if may_block {
+                waiting.send_replace(false);
+            }
+            let (line, consumed) = read.map_err(io_err)?;
             out.stats.bytes_read.fetch_add(consumed, Ordering::Relaxed);
             match line {
                 Some(d) => out.push(d)?,
@@ -145,6 +167,33 @@ mod tests {
         // The reader is now blocked in read(); shutdown still ends `run`.
         shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(10), task).await.expect("run returns on shutdown").unwrap().unwrap();
+        drop(chunk_tx);
+    }
+
+    #[tokio::test]
+    async fn at_shutdown_every_line_read_is_handed_over_before_run_returns() {
+        let (chunk_tx, chunks) = std::sync::mpsc::channel();
+        let (tx, mut rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        let source = StdinSource::from_reader(Box::new(Trickle { chunks }), 64);
+        let stats = source.stats();
+        let task = tokio::spawn(source.run(tx, shutdown.clone()));
+        let text: String = (1..=2500).map(|i| format!("line {i}\n")).collect();
+        chunk_tx.send(text.into_bytes()).unwrap();
+        // One batch fills the channel; the reader waits with the next one in hand.
+        while stats.lines.load(Ordering::Relaxed) < 2000 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        shutdown.cancel();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!task.is_finished(), "run returned with lines still in the reader's hands");
+        let mut got = Vec::new();
+        while got.len() < 2500 {
+            let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+            got.extend(batch.into_iter().map(|l| l.line_no));
+        }
+        assert_eq!(got, (1..=2500).collect::<Vec<u64>>());
+        tokio::time::timeout(Duration::from_secs(10), task).await.expect("run returns").unwrap().unwrap();
         drop(chunk_tx);
     }
 }

@@ -25,6 +25,8 @@ pub struct Recorded {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The status it was answered with.
+    pub status: u16,
 }
 
 impl Recorded {
@@ -57,8 +59,9 @@ pub struct Recorder {
 }
 
 async fn record(State(s): State<Arc<RecorderState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    s.requests.lock().unwrap().push(Recorded { path: uri.path().to_string(), headers, body: body.to_vec() });
     let reply = s.script.lock().unwrap().pop_front().unwrap_or(Reply { status: 200, retry_after: None });
+    let recorded = Recorded { path: uri.path().to_string(), headers, body: body.to_vec(), status: reply.status };
+    s.requests.lock().unwrap().push(recorded);
     let mut resp = StatusCode::from_u16(reply.status).unwrap().into_response();
     if let Some(ra) = reply.retry_after {
         resp.headers_mut().insert("retry-after", ra.parse().unwrap());
@@ -82,6 +85,16 @@ impl Recorder {
 
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.script.lock().unwrap().extend(replies);
+    }
+
+    /// Forgets the replies still scripted: from now on every request is answered 200.
+    pub fn clear_script(&self) {
+        self.state.script.lock().unwrap().clear();
+    }
+
+    /// The requests answered 2xx (the ones a channel counts as accepted).
+    pub fn accepted(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| (200..300).contains(&r.status)).collect()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {

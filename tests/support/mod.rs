@@ -1,6 +1,7 @@
-//! Shared test helpers: the fake Loki and small utilities.
+//! Shared test helpers: the fake Loki, driving the real binary, and small utilities.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod fake_loki;
 pub mod logql;
 

@@ -99,7 +99,7 @@ impl IncidentInfo {
 }
 
 /// One incident held back by the rate limit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeldItem {
     pub event: Event,
     pub kind: String,
@@ -109,7 +109,7 @@ pub struct HeldItem {
 }
 
 /// What a notification says.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body {
     /// About one incident (opened, reminder, resolved, test).
@@ -119,14 +119,14 @@ pub enum Body {
 }
 
 /// One message to send, the same for every channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub event: Event,
     /// The incident's severity (for a summary: the highest held back).
     pub severity: Severity,
     pub body: Body,
     /// Grafana Explore on the incident's time window, when `alerting.grafana_url` is set.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explore_url: Option<String>,
     pub sent_at: Timestamp,
 }

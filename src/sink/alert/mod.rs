@@ -2,15 +2,20 @@
 //!
 //! ```text
 //! Finding ─offer (try_send, never waits)─▶ policy (dedup, repeat, resolve, rate limit)
-//!     ─▶ one bounded queue per channel ─▶ worker: deliver, retry with backoff / Retry-After, dead-letter log
+//!     ─▶ outbox in alerts.json + one bounded queue per channel
+//!     ─▶ worker: deliver, retry with backoff / Retry-After, dead-letter log ─▶ receipt settles the outbox
 //! ```
+//!
+//! A notification counts as sent for a channel only once that channel accepted it. At shutdown the
+//! queues drain for `alerting.shutdown_drain_secs`; what is still unaccepted stays in the outbox and
+//! is queued again at the next start.
 //!
 //! - [`policy`]: one notification per incident, deduplicated by fingerprint, repeat interval,
 //!   resolved notices, global rate limit with a summary of what was held back
 //! - [`queue`]: the [`Channel`] trait, per-channel queues and retrying workers
 //! - [`slack`], [`discord`], [`webhook`], [`email`], [`alertmanager`]: rendering and delivery
 //! - [`escape`]: per-channel escaping and length caps; [`message`]: the channel-neutral [`Notification`]
-//! - [`state`]: `alerts.json`, so a restart does not re-notify
+//! - [`state`]: `alerts.json`, so a restart neither re-notifies nor loses what was queued
 
 pub mod alertmanager;
 pub mod discord;
@@ -32,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::{mpsc::error::TrySendError, Notify};
+use tokio::sync::{mpsc, mpsc::error::TrySendError, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +45,7 @@ pub use alertmanager::RESERVED_LABELS;
 pub use error::SinkError;
 pub use message::{Body, Event, IncidentInfo, Notification};
 pub use policy::{Decision, Policy, PolicySettings, Report};
-pub use queue::{BoxFuture, Channel, ChannelQueue, RetryPolicy};
+pub use queue::{BoxFuture, Channel, ChannelQueue, Outcome, Queued, Receipt, RetryPolicy};
 
 use crate::config::{channel_name_for, AlertingConfig, Severity};
 use crate::metrics::Metrics;
@@ -179,16 +184,26 @@ impl AlertSink {
             max_backoff: Duration::from_secs(cfg.max_backoff_secs),
             timeout: Duration::from_millis(cfg.timeout_ms),
         };
+        let stop = queue::Stop { shutdown: shutdown.clone(), drain_over: CancellationToken::new() };
+        let (receipts_tx, receipts) = mpsc::unbounded_channel();
         let mut queues = Vec::new();
         let mut workers = Vec::new();
-        for ch in channels {
+        for (index, ch) in channels.into_iter().enumerate() {
             for outcome in ["sent", "failed", "dropped", "suppressed", "rate_limited"] {
                 let _ = metrics.alerts.get_or_create(&crate::metrics::ChannelOutcomeLabels {
                     channel: ch.name().to_string(),
                     outcome: outcome.into(),
                 });
             }
-            let (q, w) = queue::spawn_channel(ch, cfg.queue_capacity, retry, metrics.clone(), shutdown.clone());
+            let (q, w) = queue::spawn_channel(
+                index,
+                ch,
+                cfg.queue_capacity,
+                retry,
+                metrics.clone(),
+                receipts_tx.clone(),
+                stop.clone(),
+            );
             queues.push(q);
             workers.push(w);
         }
@@ -201,7 +216,14 @@ impl AlertSink {
             dirty: AtomicBool::new(false),
             persist: Notify::new(),
         });
-        let handle = tokio::spawn(supervise(inner.clone(), workers, path, shutdown));
+        inner.requeue_pending();
+        let drain = Duration::from_secs(cfg.shutdown_drain_secs);
+        tokio::spawn(async move {
+            stop.shutdown.cancelled().await;
+            tokio::time::sleep(drain).await;
+            stop.drain_over.cancel();
+        });
+        let handle = tokio::spawn(supervise(inner.clone(), workers, receipts, path, shutdown));
         Ok((AlertSink { inner }, handle))
     }
 
@@ -217,9 +239,10 @@ impl Inner {
         self.policy.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn enqueue(&self, q: &ChannelQueue, n: &Arc<Notification>) {
-        match q.tx.try_send(n.clone()) {
-            Ok(()) => {}
+    /// Puts `n` on `q`; false (counted, logged) when the queue is full.
+    fn enqueue(&self, q: &ChannelQueue, id: u64, n: &Arc<Notification>) -> bool {
+        match q.tx.try_send(Queued { id, notification: n.clone() }) {
+            Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
                 queue::count(&self.metrics, q.channel.name(), "dropped");
                 let dropped = q.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -232,8 +255,18 @@ impl Inner {
                         "Alert queue full (channel slow or down); notification dropped"
                     );
                 }
+                false
             }
         }
+    }
+
+    /// Queues `n` on `targets` and records it in the outbox for those that took it.
+    fn send_to<'a>(&self, policy: &mut Policy, n: Notification, targets: impl Iterator<Item = &'a ChannelQueue>) {
+        let n = Arc::new(n);
+        let id = policy.state().next_id;
+        let took: Vec<String> =
+            targets.filter(|q| self.enqueue(q, id, &n)).map(|q| q.channel.name().to_string()).collect();
+        policy.state_mut().queue(Arc::unwrap_or_clone(n), took);
     }
 
     fn eligible(&self, event: Option<Event>, severity: Severity) -> impl Iterator<Item = &ChannelQueue> {
@@ -242,23 +275,19 @@ impl Inner {
             .filter(move |q| severity >= q.channel.min_severity() && event.is_none_or(|e| q.channel.accepts(e)))
     }
 
-    fn dispatch(&self, d: Decision) {
+    fn dispatch(&self, policy: &mut Policy, d: Decision) {
         match d {
             Decision::Send(n) => {
-                let n = Arc::new(n);
-                for q in self.eligible(Some(n.event), n.severity) {
-                    self.enqueue(q, &n);
-                }
+                let targets = self.eligible(Some(n.event), n.severity);
+                self.send_to(policy, n, targets);
             }
             Decision::Held(n) => {
-                let n = Arc::new(n);
-                for q in self.eligible(Some(n.event), n.severity) {
-                    if q.channel.rate_limited() {
-                        queue::count(&self.metrics, q.channel.name(), "rate_limited");
-                    } else {
-                        self.enqueue(q, &n);
-                    }
+                let (limited, exempt): (Vec<_>, Vec<_>) =
+                    self.eligible(Some(n.event), n.severity).partition(|q| q.channel.rate_limited());
+                for q in limited {
+                    queue::count(&self.metrics, q.channel.name(), "rate_limited");
                 }
+                self.send_to(policy, n, exempt.into_iter());
             }
             Decision::Suppressed(sev) => {
                 for q in self.eligible(None, sev) {
@@ -267,6 +296,44 @@ impl Inner {
             }
             Decision::Ignore => {}
         }
+    }
+
+    /// Queues again what the last run left unaccepted (its outbox), for the channels still
+    /// configured; the rest leaves the outbox.
+    fn requeue_pending(&self) {
+        let mut policy = self.lock_policy();
+        let pending = std::mem::take(&mut policy.state_mut().pending);
+        if pending.is_empty() {
+            return;
+        }
+        let mut kept = Vec::new();
+        for mut p in pending {
+            let n = Arc::new(p.notification.clone());
+            p.channels.retain(|name| match self.queues.iter().find(|q| q.channel.name() == name) {
+                Some(q) => self.enqueue(q, p.id, &n),
+                None => {
+                    tracing::warn!(channel = %name, event = n.event.as_str(), "Channel no longer configured; its unsent alert is dropped");
+                    false
+                }
+            });
+            if !p.channels.is_empty() {
+                kept.push(p);
+            }
+        }
+        if !kept.is_empty() {
+            tracing::info!(notifications = kept.len(), "Sending the alerts the last run left undelivered");
+        }
+        policy.state_mut().pending = kept;
+        drop(policy);
+        self.mark_dirty();
+    }
+
+    /// Records a worker's receipt: an accepted notification counts as sent for its channel.
+    fn settle(&self, r: Receipt) {
+        let Some(q) = self.queues.get(r.queue) else { return };
+        let accepted = (r.outcome == Outcome::Accepted).then(|| self.clock.now());
+        self.lock_policy().state_mut().settle(r.id, q.channel.name(), accepted);
+        self.mark_dirty();
     }
 
     fn mark_dirty(&self) {
@@ -292,13 +359,20 @@ impl Inner {
     }
 }
 
-async fn supervise(inner: Arc<Inner>, workers: Vec<JoinHandle<()>>, path: PathBuf, shutdown: CancellationToken) {
+async fn supervise(
+    inner: Arc<Inner>,
+    workers: Vec<JoinHandle<()>>,
+    mut receipts: mpsc::UnboundedReceiver<Receipt>,
+    path: PathBuf,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
+            Some(r) = receipts.recv() => inner.settle(r),
             _ = inner.persist.notified() => inner.save(&path).await,
             _ = tick.tick() => {
                 let now = inner.clock.now();
@@ -306,7 +380,7 @@ async fn supervise(inner: Arc<Inner>, workers: Vec<JoinHandle<()>>, path: PathBu
                 let decisions = policy.on_tick(now);
                 let any = !decisions.is_empty();
                 for d in decisions {
-                    inner.dispatch(d);
+                    inner.dispatch(&mut policy, d);
                 }
                 drop(policy);
                 if any {
@@ -315,11 +389,16 @@ async fn supervise(inner: Arc<Inner>, workers: Vec<JoinHandle<()>>, path: PathBu
             }
         }
     }
-    inner.dirty.store(true, Ordering::Release);
-    inner.save(&path).await;
+    // The workers drain their queues (bounded by `shutdown_drain_secs`); each sender of receipts
+    // belongs to a worker, so the receipts end when the last worker has.
+    while let Some(r) = receipts.recv().await {
+        inner.settle(r);
+    }
     for w in workers {
         let _ = w.await;
     }
+    inner.dirty.store(true, Ordering::Release);
+    inner.save(&path).await;
 }
 
 impl FindingSink for AlertSink {
@@ -339,7 +418,7 @@ impl FindingSink for AlertSink {
         let now = inner.clock.now();
         let mut policy = inner.lock_policy();
         let decision = policy.on_report(report, info, now);
-        inner.dispatch(decision);
+        inner.dispatch(&mut policy, decision);
         drop(policy);
         inner.mark_dirty();
     }

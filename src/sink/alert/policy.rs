@@ -94,6 +94,11 @@ impl Policy {
         &self.state
     }
 
+    /// The state, for recording what was queued and what the channels accepted.
+    pub fn state_mut(&mut self) -> &mut AlertState {
+        &mut self.state
+    }
+
     /// Incidents currently open.
     pub fn open_incidents(&self) -> usize {
         self.state.incidents.values().filter(|r| r.open).count()
@@ -164,9 +169,9 @@ impl Policy {
                 r.resolved_at = Some(now);
                 r.updated_at = now;
                 r.info = info.clone();
-                match rec.notified_severity {
+                match rec.queued_severity {
                     Some(sev) => {
-                        r.last_sent_at = Some(now);
+                        r.queued_at = Some(now);
                         let n = self.notification(Event::Resolved, sev, info, now);
                         self.release(n, now)
                     }
@@ -181,29 +186,30 @@ impl Policy {
                         info: info.clone(),
                         open: true,
                         updated_at: now,
-                        last_sent_at: Some(now),
-                        last_sent_count: info.count,
-                        notified_severity: Some(severity),
+                        queued_at: Some(now),
+                        queued_count: info.count,
+                        queued_severity: Some(severity),
                         resolved_at: None,
+                        sent: Default::default(),
                     },
                 );
                 let n = self.notification(Event::Opened, severity, info, now);
                 self.release(n, now)
             }
             (Report::Opened | Report::Updated, Some(rec)) => {
-                let severity = info.severity.max(rec.notified_severity.unwrap_or(Severity::Low));
-                let escalated = rec.notified_severity.is_none_or(|s| info.severity > s);
-                let due = rec.last_sent_at.is_none_or(|t| now.duration_since(t) >= self.settings.repeat_interval)
-                    && info.count > rec.last_sent_count;
+                let severity = info.severity.max(rec.queued_severity.unwrap_or(Severity::Low));
+                let escalated = rec.queued_severity.is_none_or(|s| info.severity > s);
+                let due = rec.queued_at.is_none_or(|t| now.duration_since(t) >= self.settings.repeat_interval)
+                    && info.count > rec.queued_count;
                 let r = self.state.incidents.get_mut(&fp).expect("record exists");
                 r.info = info.clone();
                 r.updated_at = now;
                 if !(escalated || due) {
                     return Decision::Suppressed(severity);
                 }
-                r.last_sent_at = Some(now);
-                r.last_sent_count = info.count;
-                r.notified_severity = Some(severity);
+                r.queued_at = Some(now);
+                r.queued_count = info.count;
+                r.queued_severity = Some(severity);
                 let n = self.notification(Event::Reminder, severity, info, now);
                 self.release(n, now)
             }

@@ -1,6 +1,8 @@
 //! Delivery: one bounded queue and one worker per channel, retries with capped exponential backoff
 //! honouring `Retry-After`, and a dead-letter log line after the last try. Detection only ever
-//! `try_send`s into these queues.
+//! `try_send`s into these queues. Each worker reports a [`Receipt`] per notification (accepted or
+//! given up), so the sink keeps in `alerts.json` exactly what no channel has accepted yet. At
+//! shutdown the queues drain for `alerting.shutdown_drain_secs`, retries included.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -66,51 +68,110 @@ pub fn count(metrics: &Metrics, channel: &str, outcome: &str) {
     metrics.alerts.get_or_create(&ChannelOutcomeLabels { channel: channel.into(), outcome: outcome.into() }).inc();
 }
 
+/// One queued notification; `id` is its entry in the outbox of `alerts.json`.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: u64,
+    pub notification: Arc<Notification>,
+}
+
+/// What a worker reports about one queued notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The channel accepted it (2xx, SMTP accepted).
+    Accepted,
+    /// Given up after the last try (or a permanent error): dead-lettered.
+    Failed,
+}
+
+/// A worker's report, for the sink to settle the outbox.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub id: u64,
+    /// Index of the channel's queue.
+    pub queue: usize,
+    pub outcome: Outcome,
+}
+
 /// The sending half of a channel's queue.
 pub struct ChannelQueue {
     pub channel: Arc<dyn Channel>,
-    pub tx: mpsc::Sender<Arc<Notification>>,
+    pub tx: mpsc::Sender<Queued>,
     /// Notifications dropped because the queue was full (for log throttling; the metric counts too).
     pub dropped: std::sync::atomic::AtomicU64,
 }
 
-/// Creates a channel's queue and spawns its worker.
+/// How a worker stops: at `shutdown` it takes nothing new and delivers what is queued until
+/// `drain_over` (shutdown plus `alerting.shutdown_drain_secs`); what is left then stays in the outbox.
+#[derive(Clone)]
+pub struct Stop {
+    pub shutdown: CancellationToken,
+    pub drain_over: CancellationToken,
+}
+
+/// Creates the queue of channel number `index` and spawns its worker, which reports to `receipts`.
 pub fn spawn_channel(
+    index: usize,
     channel: Arc<dyn Channel>,
     capacity: usize,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
+    receipts: mpsc::UnboundedSender<Receipt>,
+    stop: Stop,
 ) -> (ChannelQueue, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let worker = tokio::spawn(run_worker(channel.clone(), rx, retry, metrics, shutdown));
-    (ChannelQueue { channel, tx, dropped: Default::default() }, worker)
+    let worker = Worker { index, channel: channel.clone(), retry, metrics, receipts, stop };
+    (ChannelQueue { channel, tx, dropped: Default::default() }, tokio::spawn(worker.run(rx)))
 }
 
-async fn run_worker(
+struct Worker {
+    index: usize,
     channel: Arc<dyn Channel>,
-    mut rx: mpsc::Receiver<Arc<Notification>>,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let n = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            n = rx.recv() => match n { Some(n) => n, None => break },
-        };
-        if !deliver_with_retries(channel.as_ref(), &n, retry, &metrics, &shutdown).await {
-            break;
+    receipts: mpsc::UnboundedSender<Receipt>,
+    stop: Stop,
+}
+
+impl Worker {
+    async fn run(self, mut rx: mpsc::Receiver<Queued>) {
+        let mut closing = false;
+        let mut left = 0usize;
+        loop {
+            let q = tokio::select! {
+                biased;
+                _ = self.stop.drain_over.cancelled() => break,
+                _ = self.stop.shutdown.cancelled(), if !closing => {
+                    // Nothing new from now on; what is queued is still delivered.
+                    rx.close();
+                    closing = true;
+                    continue;
+                }
+                q = rx.recv() => match q { Some(q) => q, None => break },
+            };
+            match deliver_with_retries(self.channel.as_ref(), &q.notification, self.retry, &self.metrics, &self.stop)
+                .await
+            {
+                Some(outcome) => {
+                    let _ = self.receipts.send(Receipt { id: q.id, queue: self.index, outcome });
+                }
+                None => {
+                    left += 1;
+                    break;
+                }
+            }
         }
-    }
-    rx.close();
-    let mut left = 0usize;
-    while rx.try_recv().is_ok() {
-        left += 1;
-    }
-    if left > 0 {
-        tracing::warn!(channel = channel.name(), undelivered = left, "Shutting down with alerts still queued");
+        rx.close();
+        while rx.try_recv().is_ok() {
+            left += 1;
+        }
+        if left > 0 {
+            tracing::warn!(
+                channel = self.channel.name(),
+                undelivered = left,
+                "Shutting down with alerts undelivered; they are kept in alerts.json and sent at the next start"
+            );
+        }
     }
 }
 
@@ -122,23 +183,29 @@ pub async fn attempt(channel: &dyn Channel, n: &Notification, timeout: Duration)
     }
 }
 
-/// Delivers with retries; false when interrupted by shutdown.
+/// Delivers with retries: `Some(outcome)`, or `None` when the shutdown drain ended first (an attempt
+/// in flight then is abandoned; it is sent again at the next start).
 async fn deliver_with_retries(
     channel: &dyn Channel,
     n: &Notification,
     retry: RetryPolicy,
     metrics: &Metrics,
-    shutdown: &CancellationToken,
-) -> bool {
+    stop: &Stop,
+) -> Option<Outcome> {
     let fingerprint = n.incident().map(|i| i.fingerprint.as_str()).unwrap_or("");
     let mut tries = 0u32;
     loop {
         tries += 1;
-        let err = match attempt(channel, n, retry.timeout).await {
+        let result = tokio::select! {
+            biased;
+            _ = stop.drain_over.cancelled() => return None,
+            r = attempt(channel, n, retry.timeout) => r,
+        };
+        let err = match result {
             Ok(()) => {
                 count(metrics, channel.name(), "sent");
                 tracing::debug!(channel = channel.name(), event = n.event.as_str(), fingerprint, tries, "Alert sent");
-                return true;
+                return Some(Outcome::Accepted);
             }
             Err(e) => e,
         };
@@ -153,7 +220,7 @@ async fn deliver_with_retries(
                 detail = %err,
                 "Alert not delivered after the last try; dropped"
             );
-            return true;
+            return Some(Outcome::Failed);
         }
         let wait = retry.wait(tries - 1, &err);
         tracing::warn!(
@@ -166,11 +233,7 @@ async fn deliver_with_retries(
         );
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => {
-                count(metrics, channel.name(), "failed");
-                tracing::warn!(channel = channel.name(), fingerprint, "Shutting down during a retry wait; alert dropped");
-                return false;
-            }
+            _ = stop.drain_over.cancelled() => return None,
             _ = tokio::time::sleep(wait) => {}
         }
     }
