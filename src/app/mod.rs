@@ -64,11 +64,23 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
         let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
             .await
             .map_err(|source| AppError::Bind { addr: cfg.server.listen.clone(), source })?;
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr =
+            listener.local_addr().map_err(|source| AppError::Bind { addr: cfg.server.listen.clone(), source })?;
+        let settings = crate::server::Settings::new(&cfg.server, addr).map_err(|e| match e {
+            crate::config::ConfigError::Invalid { key, problem } => AppError::Config { key, problem },
+            other => AppError::Config { key: "server".into(), problem: other.to_string() },
+        })?;
         tracing::info!(addr = %addr, "Serving /metrics, /healthz, /readyz and /api/v1 on http://{addr}");
+        if !settings.access.writes_enabled() {
+            tracing::warn!(
+                addr = %addr,
+                "Mutating API routes are refused: the server listens beyond loopback and no API token is set \
+                 (ANOMALY_DETECTOR__SERVER__API_TOKEN or server.api_token_file)"
+            );
+        }
         let (st, stop) = (state.clone(), server_stop.clone());
         Some(tokio::spawn(async move {
-            if let Err(e) = crate::server::serve(listener, st, stop).await {
+            if let Err(e) = crate::server::serve(listener, st, settings, stop).await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         }))
