@@ -19,6 +19,9 @@ COPY --from=builder /out/anomaly-detector /usr/local/bin/anomaly-detector
 COPY config/default.toml /etc/anomaly-detector/config.toml
 # State (cursor, models, alert state) lives on a volume owned by the nonroot user (65532).
 COPY --from=builder --chown=65532:65532 /out/state /var/lib/anomaly-detector
+# The container listens on 0.0.0.0 (the container network): that is not loopback, so the mutating
+# API (POST /api/v1/rebaseline) is refused until ANOMALY_DETECTOR__SERVER__API_TOKEN or
+# server.api_token_file is set; publish the port on 127.0.0.1 unless it must be reached from afar.
 ENV ANOMALY_DETECTOR__SERVER__LISTEN=0.0.0.0:9797 \
     ANOMALY_DETECTOR__STATE__DIR=/var/lib/anomaly-detector
 USER 65532:65532

@@ -45,9 +45,10 @@ done
 cat <<'MSG'
 
 The stack is up.
-  Grafana      http://localhost:3000   (admin / admin) -> dashboard "Anomaly detection"
+  Grafana      http://localhost:3000   (admin / $GRAFANA_ADMIN_PASSWORD, default admin) -> dashboard "Anomaly detection"
   Demo API     http://localhost:5000   (e.g. /api/users, /api/products, /api/orders)
-  Detector     http://localhost:9797   (/metrics, /readyz, /api/v1/status, /api/v1/anomalies)
+  Detector     http://localhost:9797   (/metrics, /readyz, /api/v1/status, /api/v1/anomalies;
+                                        POST /api/v1/rebaseline needs Bearer $DETECTOR_API_TOKEN, default demo-api-token)
   Prometheus   http://localhost:9090   (alerts: /alerts)
   Loki         http://localhost:3100   (query it from Grafana's Explore)
 

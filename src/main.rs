@@ -130,8 +130,9 @@ enum Command {
     /// Accept a new normal for an endpoint of the running daemon (after a deploy): it forgets the
     /// endpoint's baseline and relearns it from new traffic; the models and other endpoints stay.
     ///
-    /// Prints what was reset as JSON. Exit 1 if the daemon refuses (an unknown endpoint) or is
-    /// unreachable.
+    /// Prints what was reset as JSON. Exit 1 if the daemon refuses (an unknown endpoint, a missing
+    /// or wrong token) or is unreachable. Sends the API token of the same config
+    /// (ANOMALY_DETECTOR__SERVER__API_TOKEN or server.api_token_file), or of --token-file.
     Rebaseline {
         /// The endpoint as the detector names it ("GET /api/users/{id}"; a concrete path such as
         /// "GET /api/users/42" is mapped to its template), or `*` for every endpoint.
@@ -139,6 +140,9 @@ enum Command {
         /// Base URL of the daemon. Default: from server.listen.
         #[arg(long)]
         url: Option<String>,
+        /// File holding the API token (trimmed). Default: the config's token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -200,6 +204,20 @@ fn daemon_url(url: Option<&str>, config: Option<&PathBuf>) -> Result<String, Bad
         Some(u) => u.trim_end_matches('/').to_string(),
         None => format!("http://{}", load(config, None)?.server.listen.replace("0.0.0.0", "127.0.0.1")),
     })
+}
+
+/// The API token sent to the daemon: `--token-file`, else the config's (environment or
+/// `server.api_token_file`).
+fn api_token(token_file: Option<&PathBuf>, config: Option<&PathBuf>) -> Result<Option<String>, BadConfig> {
+    let Some(path) = token_file else { return load(config, None)?.server.api_token().map_err(BadConfig) };
+    let invalid = |problem: String| BadConfig(config::ConfigError::Invalid { key: "--token-file".into(), problem });
+    let token =
+        std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read {}: {}", path.display(), e.kind())))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(invalid("the token is empty".into()));
+    }
+    Ok(Some(token.to_string()))
 }
 
 fn init_logs(cli: &Cli, cfg: Option<&Config>) {
@@ -405,15 +423,15 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             }
             println!("healthy: {url}");
         }
-        Command::Rebaseline { endpoint, url, config } => {
+        Command::Rebaseline { endpoint, url, token_file, config } => {
             let url = daemon_url(url.as_deref(), config.as_ref())?;
+            let token = api_token(token_file.as_ref(), config.as_ref())?;
             let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-            let resp = client
-                .post(format!("{url}/api/v1/rebaseline"))
-                .query(&[("endpoint", endpoint)])
-                .send()
-                .await
-                .with_context(|| format!("{url}/api/v1/rebaseline"))?;
+            let mut request = client.post(format!("{url}/api/v1/rebaseline")).query(&[("endpoint", endpoint)]);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let resp = request.send().await.with_context(|| format!("{url}/api/v1/rebaseline"))?;
             let status = resp.status();
             let body: serde_json::Value = resp.json().await.context("reading the daemon's answer")?;
             if !status.is_success() {

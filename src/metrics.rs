@@ -99,6 +99,7 @@ pub struct Metrics {
     pub events_scored: Counter,
     pub suppressed: Family<ReasonLabel, Counter>,
     pub ready: Gauge,
+    pub state_saves: Counter,
 }
 
 /// Anomaly kinds, in the order the dashboard lists them.
@@ -134,6 +135,7 @@ impl Metrics {
             events_scored: Counter::default(),
             suppressed: Family::default(),
             ready: Gauge::default(),
+            state_saves: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -211,6 +213,7 @@ impl Metrics {
             m.suppressed.clone(),
         );
         registry.register("ready", "1 when the source has answered and the pipeline runs", m.ready.clone());
+        registry.register("state_saves", "Saves of models.json (what was learned)", m.state_saves.clone());
         let mut m = m;
         m.registry = registry;
         m.init_label_sets();

@@ -7,7 +7,7 @@ pub mod state;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use tokio::sync::mpsc;
@@ -136,11 +136,23 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
         let listener = tokio::net::TcpListener::bind(&cfg.server.listen)
             .await
             .map_err(|source| AppError::Bind { addr: cfg.server.listen.clone(), source })?;
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr =
+            listener.local_addr().map_err(|source| AppError::Bind { addr: cfg.server.listen.clone(), source })?;
+        let settings = crate::server::Settings::new(&cfg.server, addr).map_err(|e| match e {
+            crate::config::ConfigError::Invalid { key, problem } => AppError::Config { key, problem },
+            other => AppError::Config { key: "server".into(), problem: other.to_string() },
+        })?;
         tracing::info!(addr = %addr, "Serving /metrics, /healthz, /readyz and /api/v1 on http://{addr}");
+        if !settings.access.writes_enabled() {
+            tracing::warn!(
+                addr = %addr,
+                "Mutating API routes are refused: the server listens beyond loopback and no API token is set \
+                 (ANOMALY_DETECTOR__SERVER__API_TOKEN or server.api_token_file)"
+            );
+        }
         let (st, stop) = (state.clone(), server_stop.clone());
         Some(tokio::spawn(async move {
-            if let Err(e) = crate::server::serve(listener, st, stop).await {
+            if let Err(e) = crate::server::serve(listener, st, settings, stop).await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         }))
@@ -325,25 +337,60 @@ fn training_status(p: &Pipeline, cfg: &Config) -> TrainingStatus {
 
 /// Save what the pipeline learned to `models.json`; a failure is logged, never fatal.
 fn save_state(dir: &std::path::Path, p: &Pipeline) {
+    p.metrics().state_saves.inc();
     if let Err(e) = persist::save(dir, &p.snapshot()) {
         tracing::warn!(dir = %dir.display(), error = %e, "Cannot save models; they will be retrained after a restart");
     }
 }
 
+/// Saves after API calls coalesce: at most one per this long. A re-baseline that finds the last one
+/// too recent is held back and saved at the first tick (or batch) once due, or at shutdown.
+const API_SAVE_EVERY: Duration = Duration::from_secs(10);
+
+/// When `models.json` may be written: each API call asking for a save (a re-baseline rewrites the
+/// whole file) must not cost a write of its own.
+#[derive(Debug)]
+struct SaveGate {
+    last_api_save: Option<Instant>,
+    /// An API change waits to be saved; until then no save happens before it is due.
+    held: bool,
+}
+
+impl SaveGate {
+    fn new() -> SaveGate {
+        SaveGate { last_api_save: None, held: false }
+    }
+
+    /// May what the pipeline learned be saved now? `api`: an API call changed it.
+    fn may_save(&mut self, api: bool, now: Instant) -> bool {
+        if !(api || self.held) {
+            return true;
+        }
+        let due = self.last_api_save.is_none_or(|t| now.duration_since(t) >= API_SAVE_EVERY);
+        if due {
+            self.last_api_save = Some(now);
+        }
+        self.held = !due;
+        due
+    }
+}
+
 /// Runs `work` on the pipeline in a blocking task, then, still there (serialising the window is CPU
-/// work), saves what was learned if it changed (a fit, a re-baseline), and gives freed memory back
-/// after a fit or a `big` batch (training buffers, backfill pages).
+/// work), saves what was learned if it changed (a fit, a re-baseline) and `save_to` is given
+/// (otherwise the change stays marked for a later save), and gives freed memory back after a fit
+/// or a `big` batch (training buffers, backfill pages).
 async fn off_reactor<R: Send + 'static>(
     mut p: Pipeline,
-    state_dir: Option<std::path::PathBuf>,
+    save_to: Option<std::path::PathBuf>,
     big: bool,
     work: impl FnOnce(&mut Pipeline) -> R + Send + 'static,
 ) -> Result<(Pipeline, R), AppError> {
     tokio::task::spawn_blocking(move || {
         let result = work(&mut p);
-        let learned = std::mem::take(&mut p.fitted_since_save);
-        if let (Some(dir), true) = (&state_dir, learned) {
+        let learned = p.fitted_since_save;
+        if let (Some(dir), true) = (&save_to, learned) {
             save_state(dir, &p);
+            p.fitted_since_save = false;
         }
         if learned || big {
             crate::memory::release_free();
@@ -399,22 +446,30 @@ async fn drive(
     let mut pipeline = pipeline;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut saves = SaveGate::new();
     let input_ended = loop {
         tokio::select! {
             batch = rx.recv() => {
                 let Some(batch) = batch else { break true };
-                pipeline = process_batch(pipeline, batch, &state, cfg, &state_dir).await?;
+                let save_to = state_dir.clone().filter(|_| saves.may_save(false, Instant::now()));
+                pipeline = process_batch(pipeline, batch, &state, cfg, &save_to).await?;
             }
             Some(command) = commands.recv() => {
                 let PipelineCommand::Rebaseline { endpoint, reply } = command;
-                // A re-baseline is saved at once: a restart must not bring the old baseline back.
-                let (p, result) =
-                    off_reactor(pipeline, state_dir.clone(), false, move |p| p.rebaseline(&endpoint)).await?;
+                let (mut p, result) = off_reactor(pipeline, None, false, move |p| p.rebaseline(&endpoint)).await?;
+                // A restart must not bring the old baseline back: saved before the answer, or
+                // within API_SAVE_EVERY when re-baselines come in a burst.
+                if p.fitted_since_save && saves.may_save(true, Instant::now()) {
+                    (p, ()) = off_reactor(p, state_dir.clone(), false, |_| ()).await?;
+                }
                 let _ = reply.send(result);
                 *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
                 pipeline = p;
             }
             _ = tick.tick() => {
+                if saves.held && saves.may_save(false, Instant::now()) {
+                    (pipeline, ()) = off_reactor(pipeline, state_dir.clone(), false, |_| ()).await?;
+                }
                 let now = match lag {
                     Some(l) => Timestamp::now() - jiff::SignedDuration::try_from(l).unwrap_or_default(),
                     None => match pipeline.watermark() { Some(w) => w, None => continue },
@@ -445,4 +500,24 @@ async fn drive(
     }
     state.pipeline_running.store(false, Ordering::Relaxed);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_api_saves_is_one_save_now_and_one_when_due() {
+        let mut gate = SaveGate::new();
+        let t0 = Instant::now();
+        assert!(gate.may_save(false, t0), "a fit is saved at once");
+        assert!(gate.may_save(true, t0), "the first re-baseline is saved at once");
+        let burst: Vec<bool> = (1..50).map(|i| gate.may_save(true, t0 + Duration::from_millis(i * 10))).collect();
+        assert!(burst.iter().all(|saved| !saved) && gate.held);
+        // Held back: a batch does not save it before it is due either.
+        assert!(!gate.may_save(false, t0 + Duration::from_secs(1)));
+        assert!(gate.may_save(false, t0 + API_SAVE_EVERY));
+        assert!(!gate.held);
+        assert!(gate.may_save(false, t0 + API_SAVE_EVERY), "without an API change, saves are not held");
+    }
 }

@@ -118,6 +118,11 @@ impl Pipeline {
         }
     }
 
+    /// The registry the pipeline counts into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
         if mode == Mode::ScanSelfTrained && self.warmup.is_none() && !self.detector.is_trained() {

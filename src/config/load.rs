@@ -59,6 +59,7 @@ fn load_layered(
         if !p.exists() {
             return Err(ConfigError::File { path: shown, message: "no such file".into() });
         }
+        reject_env_only_keys(p, &shown)?;
         builder = builder.add_source(config::File::from(p).format(config::FileFormat::Toml).required(true));
     }
     let mut vars: std::collections::HashMap<String, String> = env.unwrap_or_else(|| std::env::vars().collect());
@@ -111,6 +112,26 @@ fn blame(message: String, set_vars: &[String], file: String) -> ConfigError {
 /// The environment variable that sets `key` (`suppress.clients` → `ANOMALY_DETECTOR__SUPPRESS__CLIENTS`).
 pub fn env_var_name(key: &str) -> String {
     format!("{ENV_PREFIX}__{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+/// A secret in [`super::ENV_ONLY_KEYS`] written in the file is refused (the error names the key, not
+/// the value): it would sit in a file that is often committed or shared.
+fn reject_env_only_keys(path: &Path, shown: &str) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::File { path: shown.to_string(), message: e.to_string() })?;
+    // A file that does not parse is reported by the loader below, with its position.
+    let Ok(table) = text.parse::<toml::Table>() else { return Ok(()) };
+    for key in super::ENV_ONLY_KEYS {
+        let (section, field) = key.split_once('.').expect("section.key");
+        if table.get(section).and_then(|s| s.get(field)).is_some() {
+            let variable = env_var_name(key);
+            return Err(ConfigError::Invalid {
+                key: key.to_string(),
+                problem: format!("is a secret: set {variable} or {key}_file, never the value in the config file"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -204,6 +225,19 @@ mod tests {
         assert!(err.starts_with("rules.disabled[1]") && err.contains("no_such_rule"), "{err}");
         let env = HashMap::from([("ANOMALY_DETECTOR__RULES__DISABLED".to_string(), "error_scanning".to_string())]);
         assert_eq!(load_with_env(None, Some(env)).unwrap().rules.disabled, vec!["error_scanning".to_string()]);
+    }
+
+    #[test]
+    fn tokens_come_from_the_environment_never_from_the_file() {
+        let env = HashMap::from([("ANOMALY_DETECTOR__SERVER__API_TOKEN".to_string(), "from-env".to_string())]);
+        let cfg = load_with_env(None, Some(env)).expect("a token from the environment");
+        assert_eq!(cfg.server.api_token().unwrap().as_deref(), Some("from-env"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[server]\napi_token = \"in-the-file\"\n").unwrap();
+        let err = load_with_env(Some(&p), Some(HashMap::new())).unwrap_err().to_string();
+        assert!(err.starts_with("server.api_token: is a secret") && !err.contains("in-the-file"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod detection;
 mod load;
 mod push;
 mod sections;
+mod server;
 mod suppress;
 
 pub use alerting::{
@@ -17,6 +18,7 @@ pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmCon
 pub use load::{load, load_with_base, load_with_env, ConfigError, ENV_PREFIX};
 pub use push::{LokiPushConfig, RedactionConfig};
 pub use sections::*;
+pub use server::{ServerConfig, ENV_ONLY_KEYS};
 pub use suppress::{MaintenanceConfig, SuppressConfig};
 
 use serde::{Deserialize, Serialize};

@@ -431,39 +431,6 @@ impl RulesConfig {
     }
 }
 
-/// `[server]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Address of the HTTP server. The container sets `0.0.0.0:9797`.
-    pub listen: String,
-    /// Serve HTTP at all (`scan` never serves).
-    pub enabled: bool,
-    /// Anomalies kept for `/api/v1/anomalies`.
-    pub recent_anomalies: usize,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:9797".into(), enabled: true, recent_anomalies: 500 }
-    }
-}
-
-impl ServerConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid(
-                "server.listen",
-                format!("must be host:port such as 127.0.0.1:9797, got {:?}", self.listen),
-            ));
-        }
-        if self.recent_anomalies == 0 || self.recent_anomalies > 100_000 {
-            return Err(invalid("server.recent_anomalies", "must be in 1..=100000"));
-        }
-        Ok(())
-    }
-}
-
 /// `[state]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -40,10 +40,16 @@ check(re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", services["prometheus"]["im
 check(re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", services["grafana"]["image"]), "grafana: exact X.Y.Z tag")
 ports = {p["published"] for s in services.values() for p in s.get("ports", [])}
 check({"5000", "3100", "9797", "9090", "3000"} <= {str(p) for p in ports}, f"published ports: {sorted(ports)}")
+for name, s in services.items():
+    for p in s.get("ports", []):
+        check(p.get("host_ip") == "127.0.0.1", f"{name}: port {p['published']} is published beyond 127.0.0.1")
+check("--web.enable-lifecycle" not in services["prometheus"].get("command", []), "prometheus: --web.enable-lifecycle")
+check(services["grafana"]["environment"].get("GF_SECURITY_ADMIN_PASSWORD"), "grafana: no admin password")
 det = services["anomaly-detector"]
 check(det["healthcheck"]["test"][:2] == ["CMD", "/usr/local/bin/anomaly-detector"], "detector healthcheck uses the binary")
 check(det["environment"].get("ANOMALY_DETECTOR__SERVER__LISTEN") == "0.0.0.0:9797", "detector listens on 0.0.0.0:9797")
 check(det["environment"].get("ANOMALY_DETECTOR__LOKI__URL") == "http://loki:3100", "detector reads loki:3100")
+check(det["environment"].get("ANOMALY_DETECTOR__SERVER__API_TOKEN"), "detector on 0.0.0.0 without an API token")
 volume_targets = {v["target"] for s in services.values() for v in s.get("volumes", []) if v["type"] == "volume"}
 for t in ["/loki", "/var/lib/anomaly-detector", "/var/lib/grafana"]:
     check(t in volume_targets, f"no named volume at {t}")

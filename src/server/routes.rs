@@ -1,48 +1,86 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/readyz`, `/api/v1/anomalies`, `/api/v1/incidents`,
-//! `/api/v1/status`, and `POST /api/v1/rebaseline`.
+//! The router and its handlers. The mutating routes share one sub-router behind
+//! [`access::require_write`], so a new POST or DELETE route added there is protected like the
+//! others; the `/api/v1` reads share one behind [`access::require_read`] and a concurrency limit.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
+use super::{access, listing, Limits, Settings};
 use crate::app::pipeline::RebaselineError;
 use crate::app::state::AppState;
 use crate::config::Severity;
 use crate::detect::AnomalyKind;
 
+/// Largest request body accepted (the API takes its arguments in the query string).
+const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+/// Items in one list answer at most (`?limit=`), whatever is asked.
+const MAX_LIST_LIMIT: usize = 1000;
+/// Items in one list answer without `?limit=`.
+const DEFAULT_LIST_LIMIT: usize = 100;
+
+/// What the handlers read.
+#[derive(Clone)]
+struct Ctx {
+    state: Arc<AppState>,
+    limits: Arc<Limits>,
+}
+
 /// Build the router.
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, settings: &Settings) -> Router {
+    let ctx = Ctx { state, limits: Arc::new(settings.limits.clone()) };
+    let reads = Router::new()
+        .route("/api/v1/anomalies", get(anomalies))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/status", get(status))
+        .route_layer(from_fn_with_state(settings.access.clone(), access::require_read));
+    let writes = Router::new()
+        .route("/api/v1/rebaseline", post(rebaseline))
+        .route_layer(from_fn_with_state(settings.access.clone(), access::require_write));
+    // One semaphore for every /api/v1 route; a request beyond it is answered 503 at once.
+    let api = reads.merge(writes).layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async { busy() }))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::new(settings.limits.max_concurrent_requests)),
+    );
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/api/v1/anomalies", get(anomalies))
-        .route("/api/v1/incidents", get(incidents))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/rebaseline", post(rebaseline))
-        .with_state(state)
+        .merge(api)
+        .layer(
+            ServiceBuilder::new()
+                .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY_BYTES))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.limits.request_timeout)),
+        )
+        .with_state(ctx)
 }
 
-/// Serve until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+fn busy() -> Response {
+    let error = "too many API requests at once (server.max_concurrent_requests); retry later";
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], Json(json!({ "error": error }))).into_response()
 }
 
-async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+async fn metrics(State(Ctx { state: s, .. }): State<Ctx>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
         .into_response()
 }
 
-async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+async fn readyz(State(Ctx { state: s, .. }): State<Ctx>) -> Response {
     let training = s.training.lock().expect("not poisoned").clone();
     let body = json!({
         "ready": s.is_ready(),
@@ -67,9 +105,9 @@ struct ListQuery {
 
 impl ListQuery {
     /// The items (newest first) that pass the `kind` and `severity` filters, at most `limit`
-    /// (default 100, capped at 10,000).
+    /// (default [`DEFAULT_LIST_LIMIT`], capped at [`MAX_LIST_LIMIT`]).
     fn select<T>(&self, items: Vec<Arc<T>>, facets: impl Fn(&T) -> (AnomalyKind, Severity)) -> Vec<Arc<T>> {
-        let limit = self.limit.unwrap_or(100).min(10_000);
+        let limit = self.limit.unwrap_or(DEFAULT_LIST_LIMIT).min(MAX_LIST_LIMIT);
         items
             .into_iter()
             .filter(|item| {
@@ -82,18 +120,22 @@ impl ListQuery {
     }
 }
 
-async fn anomalies(State(s): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let list = q.select(s.recent_anomalies(usize::MAX), |a| (a.kind, a.severity));
-    Json(json!({ "count": list.len(), "anomalies": list })).into_response()
+async fn anomalies(State(Ctx { state, limits }): State<Ctx>, Query(q): Query<ListQuery>) -> Response {
+    let list = q.select(state.recent_anomalies(usize::MAX), |a| (a.kind, a.severity));
+    let items = list.iter().map(|a| listing::anomaly(a, limits.max_raw_line_bytes));
+    listing::body("anomalies", items, limits.max_response_bytes)
 }
 
-async fn incidents(State(s): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let list = q.select(s.recent_incidents(usize::MAX), |i| (i.kind, i.severity));
-    Json(json!({ "count": list.len(), "incidents": list })).into_response()
+async fn incidents(State(Ctx { state, limits }): State<Ctx>, Query(q): Query<ListQuery>) -> Response {
+    let list = q.select(state.recent_incidents(usize::MAX), |i| (i.kind, i.severity));
+    let items = list.iter().map(|i| listing::incident(i, limits.max_raw_line_bytes));
+    listing::body("incidents", items, limits.max_response_bytes)
 }
 
-async fn status(State(s): State<Arc<AppState>>) -> Response {
+async fn status(State(Ctx { state: s, limits }): State<Ctx>) -> Response {
     let training = s.training.lock().expect("not poisoned").clone();
+    let incidents = s.recent_incidents(10);
+    let recent_incidents: Vec<_> = incidents.iter().map(|i| listing::incident(i, limits.max_raw_line_bytes)).collect();
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "started": s.started,
@@ -111,7 +153,7 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         },
         "training": training,
         "maintenance": s.maintenance_status(),
-        "recent_incidents": s.recent_incidents(10),
+        "recent_incidents": recent_incidents,
     }))
     .into_response()
 }
@@ -125,7 +167,7 @@ struct RebaselineQuery {
 const KNOWN_LISTED: usize = 100;
 
 /// `POST /api/v1/rebaseline?endpoint=GET%20/api/products` (`endpoint=*`: everything).
-async fn rebaseline(State(s): State<Arc<AppState>>, Query(q): Query<RebaselineQuery>) -> Response {
+async fn rebaseline(State(Ctx { state: s, .. }): State<Ctx>, Query(q): Query<RebaselineQuery>) -> Response {
     let Some(endpoint) = q.endpoint.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()) else {
         let error = "missing query parameter `endpoint`, e.g. ?endpoint=GET%20/api/products (or * for every endpoint)";
         return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
