@@ -34,6 +34,9 @@ else
     failed=0
 fi
 
+step "Fuzz targets (parser, line reader): a short seeded run"
+bash scripts/fuzz.sh short
+
 if [ -x scripts/check-stack.sh ]; then
     step "Stack checks (compose, Dockerfiles, Prometheus, dashboard)"
     CHECK_CLI=1 bash scripts/check-stack.sh

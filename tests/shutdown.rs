@@ -185,6 +185,13 @@ fn sigterm_stops_the_loki_source_and_saves_its_cursor() {
         [("ANOMALY_DETECTOR__LOKI__URL", fake.url()), ("ANOMALY_DETECTOR__LOKI__QUERY", r#"{job="app"}"#.to_string())];
     let mut d = Daemon::start("loki", dir.path(), &[], &env);
     assert_eq!(d.wait_for_lines(500), 500);
+    // Each line counted once (issue 12: the poller and the pipeline both counted it, 1,000 here).
+    let exposition = support::daemon::get_text(d.port, "/metrics");
+    assert!(
+        exposition.lines().any(|l| l == r#"anomaly_detector_lines_read_total{source="loki"} 500"#),
+        "{}",
+        exposition.lines().filter(|l| l.contains("lines_read")).collect::<Vec<_>>().join("\n")
+    );
     let stopped = d.terminate();
     assert_stopped_cleanly("loki", stopped, &dir.path().join("state"), &["cursor.json", "models.json"]);
     drop(fake);

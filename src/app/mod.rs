@@ -297,7 +297,8 @@ fn spawn_source(
                 &cfg.state.dir,
                 metrics,
                 status.clone(),
-            )?;
+            )?
+            .with_acks(state.batches_processed.clone());
             *state.loki.lock().expect("not poisoned") = Some(status);
             spawn(Box::pin(src.run(tx, stop)))
         }
@@ -420,6 +421,8 @@ async fn process_batch(
     let n = batch.len() as u64;
     let (p, _) = off_reactor(p, state_dir.clone(), n >= TRIM_AFTER_LINES, |p| p.process(batch)).await?;
     state.lines_processed.fetch_add(n, Ordering::Relaxed);
+    // Acknowledged only now that the batch went through the pipeline (and any save after it).
+    state.batches_processed.fetch_add(1, Ordering::Release);
     *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
     Ok(p)
 }

@@ -64,6 +64,9 @@ pub struct AppState {
     pub loki: Mutex<Option<Arc<crate::source::loki::SourceStatus>>>,
     pub training: Mutex<TrainingStatus>,
     pub lines_processed: AtomicU64,
+    /// Batches the pipeline has processed, in the order the source sent them (the Loki source's
+    /// acknowledgements: its cursor on disk never runs ahead of them).
+    pub batches_processed: Arc<AtomicU64>,
     /// Why `state.dir` cannot be used (the daemon then runs without persistence).
     pub state_problem: Mutex<Option<String>>,
     /// The configured maintenance windows (for `/api/v1/status`).
@@ -92,6 +95,7 @@ impl AppState {
                 ..Default::default()
             }),
             lines_processed: AtomicU64::new(0),
+            batches_processed: Arc::new(AtomicU64::new(0)),
             maintenance: cfg.suppress.windows().expect("suppress.maintenance is validated at start-up"),
             commands,
             recent: Mutex::new(VecDeque::new()),

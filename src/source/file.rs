@@ -29,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 use super::{Labels, RawLine, SourceError};
 
 mod lines;
+#[doc(hidden)]
+pub use lines::split_all;
 
 pub(crate) use lines::{Decoded, Splitter};
 

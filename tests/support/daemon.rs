@@ -34,3 +34,20 @@ pub fn lines_processed(port: u16) -> Option<u64> {
         v["lines_processed"].as_u64()
     })
 }
+
+/// The body of `GET path` from the daemon on `port` (empty while it does not answer).
+#[allow(dead_code)]
+pub fn get_text(port: u16, path: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let Ok(r) = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        else {
+            return String::new();
+        };
+        r.text().await.unwrap_or_default()
+    })
+}

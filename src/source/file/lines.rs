@@ -90,6 +90,21 @@ impl Splitter {
     }
 }
 
+/// Splits all of `data` as a file source would, read `chunk` bytes at a time (so lines straddle
+/// reads), each line capped at `cap` bytes: the lines, and whether each was truncated. The entry
+/// point of the line-reader fuzz target (`fuzz/fuzz_targets/split_lines.rs`).
+#[doc(hidden)]
+pub fn split_all(data: &[u8], chunk: usize, cap: usize) -> Vec<(String, bool)> {
+    let mut r = io::BufReader::with_capacity(chunk.max(1), data);
+    let mut s = Splitter::new(cap);
+    let mut out = Vec::new();
+    while let Ok((Some(d), _)) = s.next_line(&mut r) {
+        out.push((d.line, d.truncated));
+    }
+    out.extend(s.take_partial().map(|d| (d.line, d.truncated)));
+    out
+}
+
 /// Drops an incomplete UTF-8 sequence the cap left at the end, so a cut line ends on a whole char.
 fn cut_partial_char(bytes: &mut Vec<u8>) {
     let len = bytes.len();

@@ -26,8 +26,10 @@ mod poll;
 mod progress;
 pub mod status;
 
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
@@ -40,6 +42,11 @@ pub use status::{BackfillSnapshot, Clock, SourceStatus, SourceStatusSnapshot, Sy
 use crate::config::LokiConfig;
 use crate::metrics::Metrics;
 use crate::source::{RawLine, SourceError};
+
+/// How often a waiting source writes down what the pipeline has processed.
+const ACK_CHECK: Duration = Duration::from_secs(1);
+/// How long a stopping source waits for the pipeline to process what it handed over.
+const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// Loki's default (and usual maximum) `max_entries_limit_per_query`.
 pub const LOKI_MAX_LIMIT: u32 = 5000;
@@ -60,6 +67,14 @@ pub struct LokiSource {
     store: Option<CursorStore>,
     /// A failed cursor save was already reported (one WARN, not one per poll).
     save_failed: std::sync::atomic::AtomicBool,
+    /// Acknowledged delivery (see [`LokiSource::with_acks`]); `None`: a batch counts as delivered
+    /// once it is handed over.
+    acks: Option<Arc<AtomicU64>>,
+    /// Batches handed over so far.
+    sent: AtomicU64,
+    /// Cursor positions not yet on disk, each with the number of batches it covers: it may be
+    /// written once the pipeline has processed that many.
+    unacked: Mutex<VecDeque<(u64, Cursor)>>,
     metrics: Arc<Metrics>,
     status: Arc<SourceStatus>,
     clock: Arc<dyn Clock>,
@@ -111,10 +126,22 @@ impl LokiSource {
             max_backoff: Duration::from_secs(cfg.max_backoff_secs.max(1)),
             store,
             save_failed: std::sync::atomic::AtomicBool::new(false),
+            acks: None,
+            sent: AtomicU64::new(0),
+            unacked: Mutex::new(VecDeque::new()),
             metrics,
             status,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Acknowledged delivery, as in Vector's end-to-end acknowledgements: `processed` counts the
+    /// batches the pipeline has finished (batches are processed in the order they are sent). The
+    /// cursor on disk then never runs ahead of what was processed: after a crash only the lines in
+    /// flight are read again, none is lost.
+    pub fn with_acks(mut self, processed: Arc<AtomicU64>) -> Self {
+        self.acks = Some(processed);
+        self
     }
 
     /// Read wall-clock time from `clock` instead of the system clock (tests).
@@ -167,14 +194,61 @@ impl LokiSource {
                     }
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.cancelled() => break,
+            // While waiting, what the pipeline finishes is written down (about once a second).
+            let until = tokio::time::Instant::now() + wait;
+            loop {
+                let step = until.saturating_duration_since(tokio::time::Instant::now()).min(ACK_CHECK);
+                if step.is_zero() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(step) => self.write_acked(),
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
             }
         }
         self.save(&cursor)?;
+        self.drain_acks().await;
         tracing::info!("Loki source stopped; cursor saved.");
         Ok(())
+    }
+
+    /// At shutdown: wait (bounded) until the pipeline has processed every batch handed over (it
+    /// goes on processing until this source ends), then write the last cursor.
+    async fn drain_acks(&self) {
+        let Some(done) = &self.acks else { return };
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_ACK_WAIT;
+        while done.load(Ordering::Acquire) < self.sent.load(Ordering::Acquire) && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.write_acked();
+    }
+
+    /// Count one batch handed over to the pipeline.
+    fn sent_one(&self) {
+        self.sent.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Write the newest cursor position whose batches the pipeline has all processed, if any is
+    /// waiting.
+    fn write_acked(&self) {
+        let Some(done) = &self.acks else { return };
+        let done = done.load(Ordering::Acquire);
+        let ready = {
+            let mut q = self.unacked.lock().expect("not poisoned");
+            let mut ready = None;
+            while q.front().is_some_and(|(covers, _)| *covers <= done) {
+                ready = q.pop_front();
+            }
+            ready
+        };
+        if let Some((_, c)) = ready {
+            self.write(&c);
+        }
     }
 
     fn load_cursor(&self) -> Option<Cursor> {
@@ -201,8 +275,26 @@ impl LokiSource {
     /// Save the cursor. A failure (full disk, read-only directory) is reported once and reading
     /// goes on: the cursor in memory stays exact, only a restart would read again.
     fn save(&self, cursor: &Option<Cursor>) -> Result<(), SourceError> {
-        use std::sync::atomic::Ordering;
-        let (Some(store), Some(c)) = (&self.store, cursor) else { return Ok(()) };
+        let Some(c) = cursor else { return Ok(()) };
+        if self.acks.is_none() {
+            self.write(c);
+            return Ok(());
+        }
+        {
+            let covers = self.sent.load(Ordering::Acquire);
+            let mut q = self.unacked.lock().expect("not poisoned");
+            // The newest position for the same batches replaces the older one.
+            if q.back().is_some_and(|(n, _)| *n == covers) {
+                q.pop_back();
+            }
+            q.push_back((covers, c.clone()));
+        }
+        self.write_acked();
+        Ok(())
+    }
+
+    fn write(&self, c: &Cursor) {
+        let Some(store) = &self.store else { return };
         match store.save(c, &self.query) {
             Ok(()) => {
                 if self.save_failed.swap(false, Ordering::Relaxed) {
@@ -215,7 +307,6 @@ impl LokiSource {
                 }
             }
         }
-        Ok(())
     }
 }
 

@@ -107,6 +107,7 @@ impl LokiSource {
             if !fresh.is_empty() {
                 // The page in hand is always sent, even when shutdown is under way.
                 tx.send(fresh.into_iter().map(to_raw).collect()).await.map_err(|_| SourceError::Closed)?;
+                self.sent_one();
                 self.status.add_lines(n);
                 delivered += n;
                 if let Some(p) = backfill.as_mut() {
