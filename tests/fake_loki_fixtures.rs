@@ -1,5 +1,5 @@
 //! The fake Loki reproduces every recorded fixture it can from that fixture's data
-//! (`../shared/fixtures/loki/manifest.json` + README): same status, same text/plain error body, same
+//! (`tests/fixtures/loki/manifest.json` + README): same status, same text/plain error body, same
 //! result streams with the same entries in the same order.
 //!
 //! The data set is rebuilt from the recorded bodies themselves (every line shown in any fixture), plus

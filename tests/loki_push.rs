@@ -1,5 +1,5 @@
 //! The Loki push sink against an in-process receiver that answers with the push responses recorded from a
-//! real Loki 3.4.6 (`../shared/fixtures/loki/`, status codes from `manifest.json`).
+//! real Loki 3.4.6 (`tests/fixtures/loki/`, copied from our recordings, status codes from `manifest.json`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/loki/");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/loki/");
 
 /// A recorded Loki answer: status from the manifest, body from the file.
 fn recorded(file: &str) -> (u16, String) {

@@ -481,7 +481,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/loki/");
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/loki/");
         std::fs::read_to_string(format!("{p}{name}")).unwrap()
     }
 

@@ -1,5 +1,5 @@
 //! An in-process fake Loki on `127.0.0.1:0` that behaves like the recorded Loki 3.4.6
-//! (`../shared/fixtures/loki/README.md`): `query_range` with start inclusive / end exclusive, `limit`
+//! (`tests/fixtures/loki/README.md`): `query_range` with start inclusive / end exclusive, `limit`
 //! summed over result streams (default 100, > 5000 rejected), default direction backward, structured
 //! metadata merged into result-stream labels, result streams in no time order, ns / float-seconds /
 //! RFC 3339 times, the flushed-chunk quirk, text/plain errors; the instant and range

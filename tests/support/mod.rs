@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Path of a recorded Loki fixture.
 pub fn fixture_path(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/loki").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/loki").join(name)
 }
 
 /// Contents of a recorded Loki fixture.

@@ -280,7 +280,7 @@ mod tests {
     fn shorten_makes_one_bounded_line() {
         let body = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/loki/metric_unwrap_pipeline_error_400.txt"
+            "/tests/fixtures/loki/metric_unwrap_pipeline_error_400.txt"
         ))
         .unwrap();
         let s = shorten(&body);

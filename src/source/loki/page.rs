@@ -218,7 +218,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../shared/fixtures/loki/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!("{}/tests/fixtures/loki/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 
     #[test]
