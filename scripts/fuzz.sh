@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parser (fuzz/fuzz_targets/parse_line.rs) and the line reader (split_lines.rs) with
 # cargo-fuzz (libFuzzer), installed into .work/cargo if missing.
-#   scripts/fuzz.sh short        # what scripts/test.sh runs: 20,000 inputs each, seed 1 (~1 min after the build)
+#   scripts/fuzz.sh short        # what scripts/test.sh runs: 200,000 inputs each, seed 1 (seconds, after a ~5 min build)
 #   scripts/fuzz.sh long [SECS]  # each target for SECS seconds (default 600), corpus kept in fuzz/corpus/
 # cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
 set -euo pipefail
@@ -18,6 +18,13 @@ for target in parse_line split_lines; do
         cargo fuzz run "$target" -- -max_total_time="${2:-600}" -max_len=65536
     else
         # A fixed seed and a fixed count: the same inputs every run, so a failure reproduces.
-        cargo fuzz run "$target" -- -seed=1 -runs=20000 -max_len=4096 2>&1 | tail -3
+        log="$PWD/.work/fuzz-$target.log"
+        mkdir -p .work
+        if ! cargo fuzz run "$target" -- -seed=1 -runs=200000 -max_len=4096 >"$log" 2>&1; then
+            tail -40 "$log"
+            echo "fuzz target $target failed (full log: $log)" >&2
+            exit 1
+        fi
+        echo "$target: $(grep -E '^Done' "$log" | tail -1)"
     fi
 done

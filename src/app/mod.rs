@@ -129,7 +129,11 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
     let metrics = Arc::new(Metrics::new());
     let (commands_tx, commands) = mpsc::channel::<PipelineCommand>(CHANNEL_COMMANDS);
     let state = Arc::new(AppState::new(metrics.clone(), &cfg, commands_tx));
-    *state.state_problem.lock().expect("not poisoned") = checked.state_problem.clone();
+    *state.state_problem.lock().expect("not poisoned") = if cfg.source.kind == SourceKind::Demo {
+        Some("the demo regenerates its history at every start and saves no state".into())
+    } else {
+        checked.state_problem.clone()
+    };
 
     let server_stop = CancellationToken::new();
     let server = if cfg.server.enabled {
