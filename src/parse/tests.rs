@@ -437,7 +437,9 @@ fn loghub_lines_group_by_template() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/datasets/loghub-2k/");
     if !std::path::Path::new(dir).is_dir() {
         // The Loghub samples are licensed data kept beside the checkout, never in it.
-        eprintln!("SKIPPED loghub_lines_group_by_template: no {dir} (Loghub 2k samples, see ../shared/datasets/README.md)");
+        eprintln!(
+            "SKIPPED loghub_lines_group_by_template: no {dir} (Loghub 2k samples, see ../shared/datasets/README.md)"
+        );
         return;
     }
     let expected = [
