@@ -27,6 +27,37 @@ const LIST_KEYS: &[&str] = &[
     "redaction.patterns",
 ];
 
+/// Keys whose value is a table or an array of tables: from the environment, JSON
+/// (`ANOMALY_DETECTOR__ALERTING__SLACK='[{"webhook_url_env": "SLACK_URL"}]'`).
+const TABLE_KEYS: &[&str] = &[
+    "alerting.slack",
+    "alerting.discord",
+    "alerting.webhook",
+    "alerting.email",
+    "alerting.alertmanager",
+    "rules.custom",
+    "suppress.maintenance",
+    "parse.fields",
+];
+
+/// A JSON value as the config crate's value (numbers stay integers where they are).
+fn to_config_value(v: serde_json::Value) -> config::Value {
+    use config::{Value, ValueKind};
+    let kind = match v {
+        serde_json::Value::Null => ValueKind::Nil,
+        serde_json::Value::Bool(b) => ValueKind::Boolean(b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => ValueKind::I64(i),
+            (None, Some(u), _) => ValueKind::U64(u),
+            (_, _, f) => ValueKind::Float(f.unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => ValueKind::String(s),
+        serde_json::Value::Array(a) => ValueKind::Array(a.into_iter().map(to_config_value).collect()),
+        serde_json::Value::Object(o) => ValueKind::Table(o.into_iter().map(|(k, v)| (k, to_config_value(v))).collect()),
+    };
+    Value::new(None, kind)
+}
+
 /// Load the configuration: built-in defaults, the file (if given), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     load_layered(None, path, None)
@@ -78,6 +109,17 @@ fn load_layered(
             arrays.push((*key, list));
         }
     }
+    // Tables and arrays of tables (`[[alerting.slack]]`, `[parse.fields]`, …) are JSON in their variable.
+    let mut tables = Vec::new();
+    for key in TABLE_KEYS {
+        let var = env_var_name(key);
+        let Some(value) = vars.remove(&var) else { continue };
+        let json: serde_json::Value = serde_json::from_str(&value).map_err(|e| ConfigError::Invalid {
+            key: key.to_string(),
+            problem: format!("{var} must be JSON (an array of objects or an object, as in the TOML file): {e}"),
+        })?;
+        tables.push((*key, to_config_value(json)));
+    }
     let mut environment =
         config::Environment::with_prefix(ENV_PREFIX).separator("__").try_parsing(true).list_separator(",");
     for key in LIST_KEYS {
@@ -85,6 +127,11 @@ fn load_layered(
     }
     environment = environment.source(Some(vars));
     builder = builder.add_source(environment);
+    for (key, value) in tables {
+        builder = builder
+            .set_override(key, value)
+            .map_err(|e| ConfigError::Invalid { key: key.to_string(), problem: e.to_string() })?;
+    }
     for (key, list) in arrays {
         builder = builder
             .set_override(key, list)
@@ -211,6 +258,33 @@ mod tests {
         assert_eq!(cfg.suppress.clients, vec!["10.0.".to_string(), "192.168.".to_string()]);
         let err = env_err(&[("ANOMALY_DETECTOR__REDACTION__PATTERNS", "[not json")]);
         assert!(err.starts_with("redaction.patterns"), "{err}");
+    }
+
+    #[test]
+    fn tables_and_arrays_of_tables_come_from_the_environment_as_json() {
+        let env = HashMap::from([
+            (
+                "ANOMALY_DETECTOR__ALERTING__WEBHOOK".to_string(),
+                r#"[{"name": "ops", "url_env": "OPS_HOOK", "min_severity": "high"}]"#.to_string(),
+            ),
+            (
+                "ANOMALY_DETECTOR__RULES__CUSTOM".to_string(),
+                r#"[{"name": "admin", "field": "path", "pattern": "^/admin{1,2}"}]"#.to_string(),
+            ),
+            (
+                "ANOMALY_DETECTOR__SUPPRESS__MAINTENANCE".to_string(),
+                r#"[{"from": "02:00", "to": "04:00", "days": ["sun"]}]"#.to_string(),
+            ),
+            ("ANOMALY_DETECTOR__PARSE__FIELDS".to_string(), r#"{"response_time_ms": "dur_ms"}"#.to_string()),
+        ]);
+        let cfg = load_with_env(None, Some(env)).expect("valid tables");
+        assert_eq!(cfg.alerting.webhook.len(), 1);
+        assert_eq!(cfg.alerting.webhook[0].url_env.as_deref(), Some("OPS_HOOK"));
+        assert_eq!(cfg.rules.custom[0].pattern, "^/admin{1,2}");
+        assert_eq!(cfg.suppress.maintenance[0].days, vec!["sun".to_string()]);
+        assert_eq!(cfg.parse.fields.get("response_time_ms").map(String::as_str), Some("dur_ms"));
+        let err = env_err(&[("ANOMALY_DETECTOR__ALERTING__SLACK", "not json")]);
+        assert!(err.starts_with("alerting.slack"), "{err}");
     }
 
     #[test]
