@@ -1,20 +1,13 @@
 //! Config that means what it says (issue 11): `check-config` says exactly what `run` would, an
 //! unusable `state.dir` never stops the daemon, empty list entries are refused.
 
+mod support;
+
 use std::io::Read;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_anomaly-detector"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANOMALY_DETECTOR__") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG").env_remove("LOG_LEVEL");
-    c
-}
+use support::daemon::bin;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -2,20 +2,13 @@
 //! neither the API, nor the console's incident line; `scan` shows the user's own lines unless
 //! `--redact`, and never writes escape sequences to the terminal.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_anomaly-detector"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANOMALY_DETECTOR__") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG").env_remove("LOG_LEVEL");
-    c
-}
+use support::daemon::bin;
 
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqb2UifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
 

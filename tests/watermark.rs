@@ -1,18 +1,11 @@
 //! One skewed or undated line must not switch volume detection off (issue 11, item 6): the stream
 //! clock judges such a line at the stream's time, counts it, and rate windows keep closing.
 
-use std::process::{Command, Stdio};
+mod support;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_anomaly-detector"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANOMALY_DETECTOR__") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG").env_remove("LOG_LEVEL");
-    c
-}
+use std::process::Stdio;
+
+use support::daemon::bin;
 
 /// The `traffic_drop` scenario as JSON lines.
 fn traffic_drop(dir: &std::path::Path) -> Vec<String> {
