@@ -57,6 +57,8 @@ pub struct StreamClock {
     median: Option<Timestamp>,
     since_refresh: u32,
     undated_run: u32,
+    /// Lines looked at ahead by [`prime`](Self::prime) (dated or not).
+    looked_ahead: usize,
 }
 
 impl StreamClock {
@@ -65,14 +67,17 @@ impl StreamClock {
         self.median
     }
 
-    /// The clock has a full set of samples (until then, [`prime`](Self::prime) it with the times
-    /// of the lines about to be placed, so that the first line of a stream cannot set the clock).
-    pub fn is_primed(&self) -> bool {
-        self.len == SAMPLES
+    /// At the start of a stream: [`prime`](Self::prime) the clock with the times of the lines
+    /// about to be placed, so that the first line cannot set it. Asked until [`SAMPLES`] lines were
+    /// looked at, so a stream of undated lines is not looked at twice for ever.
+    pub fn wants_lookahead(&self) -> bool {
+        self.len < SAMPLES && self.looked_ahead < SAMPLES
     }
 
-    /// Take the own times of upcoming lines as samples (at most [`SAMPLES`] are kept).
-    pub fn prime(&mut self, upcoming: &[Timestamp]) {
+    /// Take the own times of upcoming lines as samples (at most [`SAMPLES`] are kept); `looked`
+    /// lines were looked at to find them.
+    pub fn prime(&mut self, upcoming: &[Timestamp], looked: usize) {
+        self.looked_ahead += looked;
         for t in upcoming.iter().take(SAMPLES) {
             self.push(*t);
         }
@@ -92,8 +97,12 @@ impl StreamClock {
         let kept = Placed { time: t, retimed: None, rewound: false };
         if !own_time {
             self.undated_run = self.undated_run.saturating_add(1);
-            if self.undated_run >= UNDATED_TAKEOVER {
-                *self = StreamClock { undated_run: self.undated_run, ..StreamClock::default() };
+            if self.undated_run == UNDATED_TAKEOVER {
+                *self = StreamClock {
+                    undated_run: self.undated_run,
+                    looked_ahead: self.looked_ahead,
+                    ..StreamClock::default()
+                };
             }
             return match self.median {
                 Some(c) if far_ahead(t, c) => Placed { time: c, retimed: Some(Retimed::Undated), rewound: false },
@@ -200,7 +209,7 @@ mod tests {
         let mut clock = StreamClock::default();
         let mut times: Vec<Timestamp> = (0..SAMPLES as i64).map(at).collect();
         times[0] = at(72_000);
-        clock.prime(&times);
+        clock.prime(&times, times.len());
         let first = clock.place(times[0], true);
         assert_eq!(first.retimed, Some(Retimed::Ahead));
         assert!(first.time <= at(SAMPLES as i64));

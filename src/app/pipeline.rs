@@ -315,17 +315,13 @@ impl Pipeline {
         let mut out = Vec::new();
         let n = lines.len() as u64;
         self.metrics.lines_read.get_or_create(&self.source).inc_by(n);
-        if !self.clock.is_primed() {
+        if self.clock.wants_lookahead() {
             // Only at the start of a stream: read the times of the first lines ahead, so the very
             // first line cannot set the clock.
-            let upcoming: Vec<Timestamp> = lines
-                .iter()
-                .take(clock::SAMPLES)
-                .map(|raw| self.parser.parse(raw.clone()))
-                .filter(|e| e.own_time)
-                .map(|e| e.time)
-                .collect();
-            self.clock.prime(&upcoming);
+            let ahead = &lines[..lines.len().min(clock::SAMPLES)];
+            let upcoming: Vec<Timestamp> =
+                ahead.iter().map(|raw| self.parser.parse(raw.clone())).filter(|e| e.own_time).map(|e| e.time).collect();
+            self.clock.prime(&upcoming, ahead.len());
         }
         for raw in lines {
             let mut event = self.parser.parse(raw);
