@@ -112,9 +112,9 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
     let mut pipeline = Pipeline::new(cfg, mode, metrics, sinks, "file");
     if opts.redact {
         // The patterns were validated with the config, so building cannot fail here.
-        pipeline.redact_with(
-            crate::redact::Redactor::new(&cfg.redaction).unwrap_or_else(|_| crate::redact::Redactor::disabled()),
-        );
+        let redactor =
+            crate::redact::Redactor::new(&cfg.redaction).unwrap_or_else(|_| crate::redact::Redactor::disabled());
+        pipeline.redact_with(Arc::new(redactor));
     }
     let max = cfg.parse.max_line_bytes;
 

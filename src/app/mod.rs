@@ -50,16 +50,20 @@ impl AppError {
 /// What `run` checks before it starts anything, shared with `check-config` so that both say the
 /// same: every setting that can only be checked by using it (secret files and `*_env` variables,
 /// the Loki client's files, redaction patterns) and whether `state.dir` can hold state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Preflight {
     /// Why `state.dir` cannot be used, if it cannot: the daemon then runs without persistence.
     pub state_problem: Option<String>,
+    /// The redactor of `[redaction]`, built once for the pipeline and every sink.
+    pub redactor: Arc<crate::redact::Redactor>,
 }
 
 /// See [`Preflight`]. Errors name the key (exit code 2); secrets' values are never included.
 pub fn preflight(cfg: &Config) -> Result<Preflight, AppError> {
-    crate::sink::Redactor::new(&cfg.redaction)
-        .map_err(|e| AppError::Config { key: "redaction.patterns".into(), problem: e.to_string() })?;
+    let redactor = Arc::new(
+        crate::redact::Redactor::new(&cfg.redaction)
+            .map_err(|e| AppError::Config { key: "redaction.patterns".into(), problem: e.to_string() })?,
+    );
     if cfg.alerting.has_channels() {
         for (_, built) in crate::sink::alert::build_channels(&cfg.alerting) {
             match built {
@@ -91,7 +95,7 @@ pub fn preflight(cfg: &Config) -> Result<Preflight, AppError> {
         }
     }
     let state_problem = (cfg.source.kind != SourceKind::Demo).then(|| state_dir_problem(&cfg.state.dir)).flatten();
-    Ok(Preflight { state_problem })
+    Ok(Preflight { state_problem, redactor })
 }
 
 /// Why `dir` cannot hold state files (created if missing, then written to), if it cannot.
@@ -171,10 +175,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
         if cfg.outputs.console.enabled {
             v.push(Arc::new(ConsoleSink::new(cfg.outputs.console.each_anomaly)));
         }
-        let redactor = Arc::new(
-            crate::sink::Redactor::new(&cfg.redaction)
-                .map_err(|e| AppError::Config { key: "redaction.patterns".into(), problem: e.to_string() })?,
-        );
+        let redactor = checked.redactor.clone();
         if cfg.alerting.has_channels() {
             let mut alerting = cfg.alerting.clone();
             if alerting.explore_query.is_empty() {
@@ -213,6 +214,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
     let source = spawn_source(&cfg, tx, source_stop, source_ended.clone(), metrics.clone(), state.clone())?;
     let lag = watermark_lag(&cfg);
     let mut pipeline = Pipeline::new(&cfg, Mode::Live, metrics.clone(), sinks, cfg.source.kind.as_str());
+    // Findings are redacted where they are made, so every output carries the same text.
+    pipeline.redact_with(checked.redactor.clone());
     // The demo regenerates its history at every start; other sources resume what they learned.
     let state_dir =
         (cfg.source.kind != SourceKind::Demo && checked.state_problem.is_none()).then(|| cfg.state.dir.clone());

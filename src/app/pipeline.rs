@@ -78,9 +78,9 @@ pub struct Pipeline {
     parsed: [Option<Counter>; 4],
     suppressed: [Option<Counter>; 3],
     retimed: [Option<Counter>; 2],
-    /// Masks secrets in each finding as it is made (the daemon); `scan` shows lines unredacted
-    /// unless asked.
-    redactor: Option<Redactor>,
+    /// Masks secrets in each finding as it is made ([`Pipeline::redact_with`]: the daemon always,
+    /// `scan --redact`); none by default.
+    redactor: Option<Arc<Redactor>>,
 }
 
 impl Pipeline {
@@ -112,9 +112,7 @@ impl Pipeline {
             parsed: Default::default(),
             suppressed: Default::default(),
             retimed: Default::default(),
-            // Validated at start-up (`app::preflight`), so a pattern cannot fail here.
-            redactor: (mode == Mode::Live)
-                .then(|| Redactor::new(&cfg.redaction).unwrap_or_else(|_| Redactor::disabled())),
+            redactor: None,
         }
     }
 
@@ -217,7 +215,7 @@ impl Pipeline {
     }
 
     /// Redact findings where they are made (`scan --redact`; the daemon always, per `[redaction]`).
-    pub fn redact_with(&mut self, redactor: Redactor) {
+    pub fn redact_with(&mut self, redactor: Arc<Redactor>) {
         self.redactor = Some(redactor);
     }
 
