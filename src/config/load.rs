@@ -40,6 +40,18 @@ const TABLE_KEYS: &[&str] = &[
     "parse.fields",
 ];
 
+/// Removes `key`'s variable from `vars` and reads it as JSON of type `T` (`what` it must be).
+fn take_json<T: serde::de::DeserializeOwned>(
+    vars: &mut std::collections::HashMap<String, String>,
+    key: &str,
+    what: &str,
+) -> Result<T, ConfigError> {
+    let var = env_var_name(key);
+    let value = vars.remove(&var).unwrap_or_default();
+    serde_json::from_str(&value)
+        .map_err(|e| ConfigError::Invalid { key: key.to_string(), problem: format!("{var} must be {what}: {e}") })
+}
+
 /// A JSON value as the config crate's value (numbers stay integers where they are).
 fn to_config_value(v: serde_json::Value) -> config::Value {
     use config::{Value, ValueKind};
@@ -95,30 +107,20 @@ fn load_layered(
     }
     let mut vars: std::collections::HashMap<String, String> = env.unwrap_or_else(|| std::env::vars().collect());
     let set_vars: Vec<String> = vars.keys().filter(|k| k.starts_with(ENV_PREFIX)).cloned().collect();
-    // JSON arrays in list variables are taken whole (the comma split would cut `a{1,2}`).
-    let mut arrays = Vec::new();
+    // Variables holding JSON are taken whole, as overrides: a list given as a JSON array (the comma
+    // split would cut `a{1,2}`), and tables and arrays of tables (`[[alerting.slack]]`, …).
+    let mut overrides = Vec::new();
     for key in LIST_KEYS {
-        let var = env_var_name(key);
-        let Some(value) = vars.get(&var) else { continue };
-        if value.trim_start().starts_with('[') {
-            let list: Vec<String> = serde_json::from_str(value).map_err(|e| ConfigError::Invalid {
-                key: key.to_string(),
-                problem: format!("{var} starts with '[' but is not a JSON array of strings: {e}"),
-            })?;
-            vars.remove(&var);
-            arrays.push((*key, list));
+        if vars.get(&env_var_name(key)).is_some_and(|v| v.trim_start().starts_with('[')) {
+            let list: Vec<String> = take_json(&mut vars, key, "a JSON array of strings")?;
+            overrides.push((*key, serde_json::Value::from(list)));
         }
     }
-    // Tables and arrays of tables (`[[alerting.slack]]`, `[parse.fields]`, …) are JSON in their variable.
-    let mut tables = Vec::new();
     for key in TABLE_KEYS {
-        let var = env_var_name(key);
-        let Some(value) = vars.remove(&var) else { continue };
-        let json: serde_json::Value = serde_json::from_str(&value).map_err(|e| ConfigError::Invalid {
-            key: key.to_string(),
-            problem: format!("{var} must be JSON (an array of objects or an object, as in the TOML file): {e}"),
-        })?;
-        tables.push((*key, to_config_value(json)));
+        if vars.contains_key(&env_var_name(key)) {
+            let value = take_json(&mut vars, key, "JSON (an array of objects or an object, as in the TOML file)")?;
+            overrides.push((*key, value));
+        }
     }
     let mut environment =
         config::Environment::with_prefix(ENV_PREFIX).separator("__").try_parsing(true).list_separator(",");
@@ -127,14 +129,9 @@ fn load_layered(
     }
     environment = environment.source(Some(vars));
     builder = builder.add_source(environment);
-    for (key, value) in tables {
+    for (key, value) in overrides {
         builder = builder
-            .set_override(key, value)
-            .map_err(|e| ConfigError::Invalid { key: key.to_string(), problem: e.to_string() })?;
-    }
-    for (key, list) in arrays {
-        builder = builder
-            .set_override(key, list)
+            .set_override(key, to_config_value(value))
             .map_err(|e| ConfigError::Invalid { key: key.to_string(), problem: e.to_string() })?;
     }
     let built = builder.build().map_err(|e| ConfigError::File { path: shown.clone(), message: e.to_string() })?;
