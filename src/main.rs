@@ -258,12 +258,17 @@ fn shutdown_on_signals() -> CancellationToken {
 }
 
 async fn run_daemon(cfg: Config) -> anyhow::Result<()> {
-    anomaly_detector::app::run(cfg, shutdown_on_signals()).await.map_err(|e| match e.config_error() {
+    anomaly_detector::app::run(cfg, shutdown_on_signals()).await.map_err(exit_error)
+}
+
+/// A setting that cannot be used is bad config (exit code 2); anything else a runtime failure.
+fn exit_error(e: anomaly_detector::app::AppError) -> anyhow::Error {
+    match e.config_error() {
         Some((key, problem)) => {
             BadConfig(config::ConfigError::Invalid { key: key.into(), problem: problem.into() }).into()
         }
         None => e.into(),
-    })
+    }
 }
 
 async fn real_main(cli: Cli) -> anyhow::Result<()> {
@@ -396,13 +401,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig { config } => {
             let cfg = load(config.as_ref(), None)?;
             // Exactly what `run` checks before it starts (secret files, `*_env` variables, state.dir).
-            let checked = anomaly_detector::app::preflight(&cfg).map_err(|e| match e.config_error() {
-                Some((key, problem)) => anyhow::Error::from(BadConfig(config::ConfigError::Invalid {
-                    key: key.into(),
-                    problem: problem.into(),
-                })),
-                None => e.into(),
-            })?;
+            let checked = anomaly_detector::app::preflight(&cfg).map_err(exit_error)?;
             if let Some(problem) = &checked.state_problem {
                 eprintln!("warning: state.dir: {problem}; run would go on without persistence");
             }
