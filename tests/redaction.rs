@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::daemon::bin;
+use support::daemon::{bin, get_text};
 
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqb2UifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
 
@@ -18,16 +18,6 @@ fn probe_line(i: usize) -> String {
         r#"{{"time":"2026-11-30T10:00:{:02}Z","method":"GET","path":"/api/users?id=1%27%20OR%20%271%27=%271&password=hunter2xyz&token=tok3nvalue99","status":200,"response_time_ms":12,"remote_addr":"203.0.113.7","user_agent":"sqlmap/1.7 {JWT}"}}"#,
         i % 60
     )
-}
-
-fn get(addr: &str, path: &str) -> String {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
 }
 
 #[test]
@@ -53,11 +43,12 @@ fn secrets_never_reach_the_api_or_the_console() {
     });
     let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let addr = loop {
+    let port: u16 = loop {
         let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server address");
         log.push(line.clone());
         if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
+            let addr = rest.split_whitespace().next().unwrap();
+            break addr.rsplit(':').next().unwrap().parse().unwrap();
         }
     };
     for i in 0..20 {
@@ -66,13 +57,13 @@ fn secrets_never_reach_the_api_or_the_console() {
     stdin.flush().unwrap();
     // Wait until the anomalies are served.
     let anomalies = loop {
-        let body = get(&addr, "/api/v1/anomalies");
+        let body = get_text(port, "/api/v1/anomalies");
         if body.contains("\"count\":20") || Instant::now() > deadline {
             break body;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let incidents = get(&addr, "/api/v1/incidents");
+    let incidents = get_text(port, "/api/v1/incidents");
     drop(stdin);
     let _ = child.wait();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
