@@ -13,11 +13,11 @@ use anomaly_detector::config::{
     SmtpTls, WebhookChannelConfig,
 };
 use anomaly_detector::metrics::Metrics;
+use anomaly_detector::redact::Redactor;
 use anomaly_detector::sink::alert::{
     build_channels, send_test_alert, webhook, AlertSink, Body, Channel, Clock, Event, SinkError, TokioClock,
 };
 use anomaly_detector::sink::finding::{Finding, FindingSink};
-use anomaly_detector::sink::redact::Redactor;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -31,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::LokiPushConfig;
 use crate::detect::{Anomaly, Incident};
 use crate::metrics::{ChannelOutcomeLabels, Metrics};
+use crate::redact::Redactor;
 use crate::sink::finding::{Finding, FindingSink};
-use crate::sink::redact::Redactor;
 
 /// The `job` label of every pushed stream.
 pub const JOB: &str = "anomaly-detector";

@@ -6,9 +6,6 @@ pub mod alert;
 pub mod console;
 pub mod finding;
 pub mod loki_push;
-/// Redaction happens where findings are made ([`crate::redact`]); sinks still see it here.
-pub use crate::redact;
 
 pub use finding::{Finding, FindingSink};
 pub use loki_push::LokiPushSink;
-pub use redact::Redactor;

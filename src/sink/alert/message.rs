@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::escape::truncate_chars;
 use crate::config::Severity;
 use crate::detect::Incident;
-use crate::sink::redact::Redactor;
+use crate::redact::Redactor;
 
 /// Example lines shown per incident.
 pub const MAX_EXAMPLES: usize = 3;

@@ -49,8 +49,8 @@ pub use queue::{BoxFuture, Channel, ChannelQueue, Outcome, Queued, Receipt, Retr
 
 use crate::config::{channel_name_for, AlertingConfig, Severity};
 use crate::metrics::Metrics;
+use crate::redact::Redactor;
 use crate::sink::finding::{Finding, FindingSink};
-use crate::sink::redact::Redactor;
 
 /// Wall-clock time as the policy sees it (injected so tests can drive it).
 pub trait Clock: Send + Sync {
