@@ -512,35 +512,12 @@ mod tests {
         assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
     }
 
-    #[tokio::test]
-    async fn at_shutdown_the_batch_in_hand_waits_for_room_and_then_the_source_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let body: String = (1..=5000).map(|i| format!("{i}\n")).collect();
-        let path = write(dir.path(), "big.log", body.as_bytes());
-        let (tx, mut rx) = mpsc::channel(1);
-        let shutdown = CancellationToken::new();
-        let source = FileSource::new(vec![path], true, 1024);
-        let stats = source.stats();
-        let task = tokio::spawn(source.run(tx, shutdown.clone()));
-        // One batch fills the channel; the second is stuck waiting for room.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while stats.lines.load(Ordering::Relaxed) < 2 * BATCH_LINES as u64 {
-            assert!(Instant::now() < deadline, "reader never filled the channel");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        shutdown.cancel();
-        // Every line read is handed over (the pipeline drains until the source ends), then it ends.
-        let mut got = 0u64;
-        while let Some(batch) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("ends") {
-            got += batch.len() as u64;
-        }
-        tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops on shutdown").unwrap().unwrap();
-        assert_eq!(got, stats.lines.load(Ordering::Relaxed));
-        assert!(got >= 2 * BATCH_LINES as u64);
-    }
+    type Running = tokio::task::JoinHandle<Result<(), SourceError>>;
 
-    #[tokio::test]
-    async fn after_shutdown_a_receiver_gone_is_not_an_error() {
+    /// A followed 5,000-line file read into a channel of one batch: one batch fills it, the
+    /// second waits for room; then shutdown is signalled.
+    async fn followed_file_with_a_full_channel_then_shutdown(
+    ) -> (tempfile::TempDir, mpsc::Receiver<Vec<RawLine>>, Arc<ReadStats>, Running) {
         let dir = tempfile::tempdir().unwrap();
         let body: String = (1..=5000).map(|i| format!("{i}\n")).collect();
         let path = write(dir.path(), "big.log", body.as_bytes());
@@ -555,6 +532,25 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         shutdown.cancel();
+        (dir, rx, stats, task)
+    }
+
+    #[tokio::test]
+    async fn at_shutdown_the_batch_in_hand_waits_for_room_and_then_the_source_ends() {
+        let (_dir, mut rx, stats, task) = followed_file_with_a_full_channel_then_shutdown().await;
+        // Every line read is handed over (the pipeline drains until the source ends), then it ends.
+        let mut got = 0u64;
+        while let Some(batch) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("ends") {
+            got += batch.len() as u64;
+        }
+        tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops on shutdown").unwrap().unwrap();
+        assert_eq!(got, stats.lines.load(Ordering::Relaxed));
+        assert!(got >= 2 * BATCH_LINES as u64);
+    }
+
+    #[tokio::test]
+    async fn after_shutdown_a_receiver_gone_is_not_an_error() {
+        let (_dir, rx, _, task) = followed_file_with_a_full_channel_then_shutdown().await;
         drop(rx);
         tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops on shutdown").unwrap().unwrap();
     }
