@@ -14,8 +14,9 @@ use crate::detect::engine::Reset;
 use crate::detect::suppress::Hold;
 use crate::detect::{Anomaly, AnomalyKind, Detector, Incidents, TrainReport};
 use crate::features::FeatureRow;
-use crate::metrics::Metrics;
-use crate::metrics::{status_class, EndpointLabel, FormatLabel, ModelLabel, ReasonLabel, RequestLabels, SourceLabel};
+use crate::metrics::{
+    status_class, EndpointLabel, FormatLabel, Metrics, ModelLabel, ReasonLabel, RequestLabels, SourceLabel,
+};
 use crate::parse::{LogEvent, Parser};
 use crate::redact::Redactor;
 use crate::sink::{Finding, FindingSink};

@@ -9,8 +9,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 
 use super::page::{decode_samples, decode_streams, Page};
 use crate::config::LokiConfig;
-use crate::metrics::Metrics;
-use crate::metrics::OutcomeLabel;
+use crate::metrics::{Metrics, OutcomeLabel};
 use crate::source::SourceError;
 
 /// Longest error text kept from a Loki response body (one line).
