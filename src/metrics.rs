@@ -63,6 +63,12 @@ pub struct EndpointLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShardLabels {
+    pub shard: String,
+    pub shard_count: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FormatLabel {
     pub format: String,
 }
@@ -90,6 +96,8 @@ pub struct Metrics {
     pub loki_request_duration: Histogram,
     pub lag_seconds: Gauge<f64, AtomicU64>,
     pub last_success_timestamp: Gauge<f64, AtomicU64>,
+    pub lines_late: Counter,
+    pub shard_info: Family<ShardLabels, Gauge>,
     pub model_trained: Family<ModelLabel, Gauge>,
     pub model_training_events: Family<ModelLabel, Gauge>,
     pub model_fit_duration: Family<ModelLabel, Histogram, fn() -> Histogram>,
@@ -126,6 +134,8 @@ impl Metrics {
             loki_request_duration: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
             lag_seconds: Gauge::default(),
             last_success_timestamp: Gauge::default(),
+            lines_late: Counter::default(),
+            shard_info: Family::default(),
             model_trained: Family::default(),
             model_training_events: Family::default(),
             model_fit_duration: Family::new_with_constructor(fit_histogram as fn() -> Histogram),
@@ -187,6 +197,16 @@ impl Metrics {
             "last_success_timestamp_seconds",
             "Unix time of the last successful read from the source",
             m.last_success_timestamp.clone(),
+        );
+        registry.register(
+            "loki_late_lines",
+            "Lines read after they arrived in Loki late (within loki.lookback_secs)",
+            m.lines_late.clone(),
+        );
+        registry.register(
+            "shard_info",
+            "1, labelled with the replica's shard (loki.shard_index) and loki.shard_count",
+            m.shard_info.clone(),
         );
         registry.register("model_trained", "1 when the model is trained and scoring, else 0", m.model_trained.clone());
         registry.register(

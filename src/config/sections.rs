@@ -85,6 +85,13 @@ impl SourceConfig {
     }
 }
 
+/// Largest `loki.lookback_secs`: Loki itself rejects lines more than 1 h behind a stream's newest.
+pub const MAX_LOOKBACK_SECS: u64 = 3600;
+/// Largest `loki.parallel_queries`.
+pub const MAX_PARALLEL_QUERIES: u32 = 32;
+/// Largest `loki.shard_count`.
+pub const MAX_SHARDS: u32 = 1024;
+
 /// `[loki]`
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -125,6 +132,15 @@ pub struct LokiConfig {
     pub insecure_skip_verify: bool,
     /// Longest wait between retries after failures, in seconds (backoff doubles up to this).
     pub max_backoff_secs: u64,
+    /// Lines ingested up to this many seconds after the cursor passed their time are still read
+    /// (once): closed minutes are recounted in Loki and re-read when they grew. 0 turns it off.
+    pub lookback_secs: u64,
+    /// Sub-ranges of a poll's window read concurrently (merged in time order). 1 reads sequentially.
+    pub parallel_queries: u32,
+    /// Replicas splitting the query's streams between them (1: this instance reads all of them).
+    pub shard_count: u32,
+    /// This replica's shard, `0..shard_count`; unset: taken from a hostname ending in `-N`.
+    pub shard_index: Option<u32>,
 }
 
 impl Default for LokiConfig {
@@ -148,6 +164,10 @@ impl Default for LokiConfig {
             ca_file: None,
             insecure_skip_verify: false,
             max_backoff_secs: 300,
+            lookback_secs: 600,
+            parallel_queries: 1,
+            shard_count: 1,
+            shard_index: None,
         }
     }
 }
@@ -175,6 +195,10 @@ impl std::fmt::Debug for LokiConfig {
             .field("ca_file", &self.ca_file)
             .field("insecure_skip_verify", &self.insecure_skip_verify)
             .field("max_backoff_secs", &self.max_backoff_secs)
+            .field("lookback_secs", &self.lookback_secs)
+            .field("parallel_queries", &self.parallel_queries)
+            .field("shard_count", &self.shard_count)
+            .field("shard_index", &self.shard_index)
             .finish()
     }
 }
@@ -199,6 +223,28 @@ impl LokiConfig {
         }
         if self.max_backoff_secs == 0 {
             return Err(invalid("loki.max_backoff_secs", "must be positive"));
+        }
+        if self.lookback_secs > MAX_LOOKBACK_SECS {
+            return Err(invalid(
+                "loki.lookback_secs",
+                format!(
+                    "must be at most {MAX_LOOKBACK_SECS} (Loki refuses lines more than 1 h behind a stream's newest)"
+                ),
+            ));
+        }
+        if !(1..=MAX_PARALLEL_QUERIES).contains(&self.parallel_queries) {
+            return Err(invalid("loki.parallel_queries", format!("must be in 1..={MAX_PARALLEL_QUERIES}")));
+        }
+        if !(1..=MAX_SHARDS).contains(&self.shard_count) {
+            return Err(invalid("loki.shard_count", format!("must be in 1..={MAX_SHARDS}")));
+        }
+        if let Some(i) = self.shard_index {
+            if i >= self.shard_count {
+                return Err(invalid(
+                    "loki.shard_index",
+                    format!("must be below loki.shard_count ({}), got {i}", self.shard_count),
+                ));
+            }
         }
         if !self.password.is_empty() && self.password_file.is_some() {
             return Err(invalid("loki.password_file", "set either loki.password or loki.password_file, not both"));

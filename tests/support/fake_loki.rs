@@ -3,8 +3,9 @@
 //! summed over result streams (default 100, > 5000 rejected), default direction backward, structured
 //! metadata merged into result-stream labels, result streams in no time order, ns / float-seconds /
 //! RFC 3339 times, the flushed-chunk quirk, text/plain errors; the instant and range
-//! `sum [by (..)] (count_over_time(...))` queries; `/ready`; JSON `push`. Faults can be injected and every
-//! request is recorded.
+//! `sum [by (..)] (count_over_time(...))` queries; `/loki/api/v1/series`; `/ready`; JSON `push`, which
+//! sorts late entries into place and drops exact duplicates (`v2/README.md`). Faults and a per-query
+//! latency can be injected and every request is recorded.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -23,6 +24,21 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::logql::{self, CountQuery, LogQuery};
+
+/// Labels Loki's `discover_service_name` default takes `service_name` from, in order.
+const SERVICE_NAME_FROM: [&str; 11] = [
+    "service",
+    "app",
+    "application",
+    "name",
+    "app_kubernetes_io_name",
+    "container",
+    "container_name",
+    "k8s_container_name",
+    "component",
+    "workload",
+    "job",
+];
 
 /// Loki's `max_entries_limit_per_query` default.
 pub const MAX_ENTRIES: i64 = 5000;
@@ -95,6 +111,8 @@ struct Inner {
     streams: Vec<Stream>,
     faults: VecDeque<Fault>,
     requests: Vec<RecordedRequest>,
+    /// Added to every query_range answer (a Loki that takes time to read chunks).
+    latency: Duration,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -151,7 +169,14 @@ impl FakeLoki {
         self.serve(listener);
     }
 
-    /// Append entries to the stream with exactly these labels (entries at one timestamp keep push order).
+    /// Answer every `query_range` only after `latency` (tokio time), as a Loki reading chunks does.
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.lock().unwrap().latency = latency;
+    }
+
+    /// Append entries to the stream with exactly these labels (entries at one timestamp keep push
+    /// order). Stored as given, identical copies included, as a query pipeline (`line_format`) can
+    /// return them; the HTTP push drops exact duplicates as Loki does.
     pub fn push(&self, labels: &[(&str, &str)], entries: Vec<(i64, String)>) {
         self.push_with_metadata(labels, entries.into_iter().map(|(ts, l)| (ts, l, Vec::new())).collect());
     }
@@ -235,6 +260,20 @@ impl Drop for FakeLoki {
 }
 
 impl Inner {
+    /// Loki drops an entry whose timestamp and line equal a stored one of the same stream
+    /// (`late_query_range_after_duplicate_push.json`).
+    fn append_dedup(&mut self, labels: BTreeMap<String, String>, entries: Vec<Entry>) {
+        let stored: BTreeSet<(i64, String)> = self
+            .streams
+            .iter()
+            .find(|s| s.labels == labels)
+            .map(|s| s.entries.iter().map(|e| (e.ts, e.line.clone())).collect())
+            .unwrap_or_default();
+        let mut seen = stored;
+        let fresh: Vec<Entry> = entries.into_iter().filter(|e| seen.insert((e.ts, e.line.clone()))).collect();
+        self.append(labels, fresh);
+    }
+
     fn append(&mut self, labels: BTreeMap<String, String>, entries: Vec<Entry>) {
         let idx = match self.streams.iter().position(|s| s.labels == labels) {
             Some(i) => i,
@@ -287,6 +326,7 @@ impl Inner {
         // Range vectors cover (t - range, t].
         for (_, si, pos) in self.select(&q.inner, t - q.range_ns + 1, t + 1) {
             let key = match &q.by {
+                None if q.per_stream => self.result_labels(si, pos),
                 None => BTreeMap::new(),
                 Some(names) => {
                     let l = self.result_labels(si, pos);
@@ -304,6 +344,7 @@ fn router(inner: Shared) -> Router {
         .route("/loki/api/v1/query_range", get(query_range))
         .route("/loki/api/v1/query", get(instant_query))
         .route("/loki/api/v1/push", post(push))
+        .route("/loki/api/v1/series", get(series))
         .route("/ready", get(|| async { "ready\n" }))
         .fallback(|| async { text(404, "404 page not found\n") })
         .with_state(inner)
@@ -450,6 +491,10 @@ async fn query_range(State(inner): State<Shared>, Query(p): Query<Params>, heade
             ),
         );
     }
+    let latency = inner.lock().unwrap().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let g = inner.lock().unwrap();
     match query {
         logql::Query::Count(q) => {
@@ -487,11 +532,17 @@ async fn query_range(State(inner): State<Shared>, Query(p): Query<Params>, heade
                 picked.sort_by_key(|&(ts, si, pos)| (std::cmp::Reverse(ts), si, std::cmp::Reverse(pos)));
             }
             picked.truncate(limit as usize);
-            let mut streams: BTreeMap<BTreeMap<String, String>, Vec<Value>> = BTreeMap::new();
+            // Copy out, then build the answer without holding the lock (parallel readers).
+            let mut by_stream: BTreeMap<BTreeMap<String, String>, Vec<(i64, String)>> = BTreeMap::new();
             for &(ts, si, pos) in &picked {
-                let line = &g.streams[si].entries[pos].line;
-                streams.entry(g.result_labels(si, pos)).or_default().push(json!([ts.to_string(), line]));
+                let line = g.streams[si].entries[pos].line.clone();
+                by_stream.entry(g.result_labels(si, pos)).or_default().push((ts, line));
             }
+            drop(g);
+            let streams: BTreeMap<BTreeMap<String, String>, Vec<Value>> = by_stream
+                .into_iter()
+                .map(|(l, v)| (l, v.into_iter().map(|(ts, line)| json!([ts.to_string(), line])).collect()))
+                .collect();
             // Result streams come in no time order: order them by a hash of their labels.
             let mut result: Vec<(u64, Value)> =
                 streams.into_iter().map(|(l, v)| (label_hash(&l), json!({"stream": l, "values": v}))).collect();
@@ -504,6 +555,42 @@ async fn query_range(State(inner): State<Shared>, Query(p): Query<Params>, heade
             }))
         }
     }
+}
+
+/// `/loki/api/v1/series`: the label sets of streams matching any `match[]` selector with an entry in
+/// `[start, end]` (default: the last hour), as `{"status":"success","data":[...]}`.
+async fn series(State(inner): State<Shared>, Query(p): Query<Params>, headers: HeaderMap) -> Response {
+    let fault = record(&inner, "/loki/api/v1/series", &p, &headers);
+    if let Some(r) = fault_response(fault).await {
+        return r;
+    }
+    let end = match param(&p, "end").map(parse_time).transpose() {
+        Ok(e) => e.unwrap_or_else(now_ns),
+        Err(e) => return text(400, format!("could not parse 'end' parameter: {e}")),
+    };
+    let start = match param(&p, "start").map(parse_time).transpose() {
+        Ok(s) => s.unwrap_or(end - 3600 * 1_000_000_000),
+        Err(e) => return text(400, format!("could not parse 'start' parameter: {e}")),
+    };
+    let mut selectors = Vec::new();
+    for (k, v) in &p {
+        if k == "match[]" || k == "match" {
+            match logql::parse(v) {
+                Ok(logql::Query::Log(q)) => selectors.push(q),
+                Ok(_) => return text(400, "parse error : only log selectors are supported"),
+                Err(e) => return text(400, e),
+            }
+        }
+    }
+    let g = inner.lock().unwrap();
+    let data: Vec<Value> = g
+        .streams
+        .iter()
+        .filter(|s| selectors.iter().any(|q| q.selects(&s.labels)))
+        .filter(|s| s.entries.iter().any(|e| e.ts >= start && e.ts <= end))
+        .map(|s| json!(s.labels))
+        .collect();
+    json_ok(json!({"status": "success", "data": data}))
 }
 
 fn label_hash(l: &BTreeMap<String, String>) -> u64 {
@@ -564,8 +651,10 @@ async fn push(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> R
                 labels.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
             }
         }
-        if labels.is_empty() {
-            labels.insert("service_name".into(), "unknown_service".into());
+        // Loki 3 adds `service_name` from the first of these labels present (discover_service_name).
+        if !labels.contains_key("service_name") {
+            let from = SERVICE_NAME_FROM.iter().find_map(|k| labels.get(*k)).cloned();
+            labels.insert("service_name".into(), from.unwrap_or_else(|| "unknown_service".into()));
         }
         let mut entries = Vec::new();
         for val in s.get("values").and_then(Value::as_array).into_iter().flatten() {
@@ -595,7 +684,7 @@ async fn push(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         at: tokio::time::Instant::now(),
     });
     for (labels, entries) in parsed {
-        g.append(labels, entries);
+        g.append_dedup(labels, entries);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -66,10 +66,12 @@ impl LogQuery {
     }
 }
 
-/// `sum [by (..)] (count_over_time(<log query> [range]))`.
+/// `sum [by (..)] (count_over_time(<log query> [range]))`, or a bare `count_over_time(...)` (one
+/// series per result stream).
 #[derive(Debug, Clone)]
 pub struct CountQuery {
     pub by: Option<Vec<String>>,
+    pub per_stream: bool,
     pub inner: LogQuery,
     pub range_ns: i64,
 }
@@ -164,6 +166,17 @@ impl<'a> P<'a> {
         self.i = self.s.len();
         Err(self.end_err(""))
     }
+    /// `[<duration>]` after a log query.
+    fn range(&mut self) -> R<i64> {
+        if !self.eat("[") {
+            return Err(self.err("token"));
+        }
+        let close = self.src[self.i..].find(']').ok_or_else(|| self.end_err(""))?;
+        let range_ns = parse_duration(&self.src[self.i..self.i + close]).ok_or_else(|| self.err("duration"))?;
+        self.i += close + 1;
+        Ok(range_ns)
+    }
+
     fn regex(&self, re: &str) -> R<Regex> {
         Regex::new(&format!("^(?:{re})$")).map_err(|e| format!("parse error : invalid regex {re:?}: {e}"))
     }
@@ -295,6 +308,21 @@ pub fn parse(src: &str) -> R<Query> {
     }
     let mut p = P { s: src.as_bytes(), src, i: 0 };
     p.ws();
+    if p.eat("count_over_time") {
+        if !p.eat("(") {
+            return Err(p.err("token"));
+        }
+        let inner = p.log_query()?;
+        let range_ns = p.range()?;
+        if !p.eat(")") {
+            return Err(p.err("token"));
+        }
+        p.ws();
+        if !p.eof() {
+            return Err(p.err("token"));
+        }
+        return Ok(Query::Count(CountQuery { by: None, per_stream: true, inner, range_ns }));
+    }
     if p.eat("sum") {
         let mut by = None;
         if p.eat("by") {
@@ -317,12 +345,7 @@ pub fn parse(src: &str) -> R<Query> {
             return Err(p.err("token"));
         }
         let inner = p.log_query()?;
-        if !p.eat("[") {
-            return Err(p.err("token"));
-        }
-        let close = src[p.i..].find(']').ok_or_else(|| p.end_err(""))?;
-        let range_ns = parse_duration(&src[p.i..p.i + close]).ok_or_else(|| p.err("duration"))?;
-        p.i += close + 1;
+        let range_ns = p.range()?;
         if !(p.eat(")") && p.eat(")")) {
             return Err(p.err("token"));
         }
@@ -330,7 +353,7 @@ pub fn parse(src: &str) -> R<Query> {
         if !p.eof() {
             return Err(p.err("token"));
         }
-        return Ok(Query::Count(CountQuery { by, inner, range_ns }));
+        return Ok(Query::Count(CountQuery { by, per_stream: false, inner, range_ns }));
     }
     let q = p.log_query()?;
     p.ws();

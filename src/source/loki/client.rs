@@ -1,13 +1,14 @@
 //! HTTP access to Loki: `query_range` pages and LogQL count queries, with tenant, auth, TLS, timeout,
 //! and one `loki_requests_total{outcome}` + duration observation per request.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 
-use super::page::{decode_samples, decode_streams, Page};
+use super::page::{decode_samples, decode_series, decode_streams, Page};
 use crate::config::LokiConfig;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::source::SourceError;
@@ -132,6 +133,18 @@ impl LokiClient {
             ("direction", "forward".to_string()),
         ];
         self.get("/loki/api/v1/query_range", &params, decode_streams).await
+    }
+
+    /// The label sets of the streams matching `selector` with entries in `[start_ns, end_ns]`
+    /// (`/loki/api/v1/series`; Loki may list a stream twice or with `__stream_shard__`).
+    pub async fn series(
+        &self,
+        selector: &str,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<BTreeMap<String, String>>, SourceError> {
+        let params = [("match[]", selector.to_string()), ("start", start_ns.to_string()), ("end", end_ns.to_string())];
+        self.get("/loki/api/v1/series", &params, decode_series).await
     }
 
     /// Lines matching `query` in `[from_ns, to_ns)`, counted by Loki (`sum(count_over_time(...))`),

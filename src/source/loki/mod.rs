@@ -21,9 +21,12 @@
 
 pub mod client;
 pub mod cursor;
+mod late;
 pub mod page;
 mod poll;
 mod progress;
+mod range;
+pub mod shard;
 pub mod status;
 
 use std::collections::VecDeque;
@@ -37,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use client::LokiClient;
 pub use cursor::{Cursor, CursorStore};
+pub use shard::Shard;
 pub use status::{BackfillSnapshot, Clock, SourceStatus, SourceStatusSnapshot, SystemClock, TokioClock};
 
 use crate::config::LokiConfig;
@@ -63,6 +67,9 @@ pub struct LokiSource {
     max_catch_up_ns: i64,
     backfill_secs: u64,
     backfill_max_lines: u64,
+    lookback_secs: u64,
+    parallel_queries: u32,
+    shard: Shard,
     max_backoff: Duration,
     store: Option<CursorStore>,
     /// A failed cursor save was already reported (one WARN, not one per poll).
@@ -123,6 +130,9 @@ impl LokiSource {
             max_catch_up_ns: (cfg.max_catch_up_secs as i64).saturating_mul(NS),
             backfill_secs: cfg.backfill_secs,
             backfill_max_lines: cfg.backfill_max_lines,
+            lookback_secs: cfg.lookback_secs,
+            parallel_queries: cfg.parallel_queries.max(1),
+            shard: Shard { index: cfg.shard_index.unwrap_or(0), count: cfg.shard_count.max(1) },
             max_backoff: Duration::from_secs(cfg.max_backoff_secs.max(1)),
             store,
             save_failed: std::sync::atomic::AtomicBool::new(false),
@@ -154,8 +164,7 @@ impl LokiSource {
     /// sending the page in hand, saves the cursor and returns. Errors only when the receiver is gone
     /// (`Closed`) or the cursor cannot be written.
     pub async fn run(self, tx: Sender<Vec<RawLine>>, shutdown: CancellationToken) -> Result<(), SourceError> {
-        let mut cursor = self.load_cursor();
-        let mut backfill = None;
+        let mut st = poll::ReadState { cursor: self.load_cursor(), ..poll::ReadState::default() };
         let mut backoff = Backoff::new(self.max_backoff);
         tracing::info!(query = %self.query, interval_secs = self.interval.as_secs_f64(), "Loki source started.");
         loop {
@@ -163,14 +172,14 @@ impl LokiSource {
                 break;
             }
             let started = tokio::time::Instant::now();
-            let wait = match self.poll(&mut cursor, &mut backfill, &tx, &shutdown).await {
+            let wait = match self.poll(&mut st, &tx, &shutdown).await {
                 Ok(poll::PollEnd::Shutdown) => break,
                 Ok(poll::PollEnd::Drained | poll::PollEnd::Budget) => {
                     backoff.reset();
                     (started + self.interval).saturating_duration_since(tokio::time::Instant::now())
                 }
                 Err(SourceError::Closed) => {
-                    self.save(&cursor)?;
+                    self.save(&st.cursor)?;
                     return Err(SourceError::Closed);
                 }
                 Err(e) => {
@@ -210,7 +219,7 @@ impl LokiSource {
                 break;
             }
         }
-        self.save(&cursor)?;
+        self.save(&st.cursor)?;
         self.drain_acks().await;
         tracing::info!("Loki source stopped; cursor saved.");
         Ok(())

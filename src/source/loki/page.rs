@@ -180,6 +180,21 @@ pub fn take_new(cursor: &mut Cursor, entries: Vec<PageEntry>) -> Vec<PageEntry> 
     fresh
 }
 
+/// The label sets of a `/loki/api/v1/series` answer (`data` may be missing when empty).
+pub fn decode_series(body: &[u8]) -> Result<Vec<BTreeMap<String, String>>, String> {
+    #[derive(Deserialize)]
+    struct Series {
+        status: String,
+        #[serde(default)]
+        data: Vec<BTreeMap<String, String>>,
+    }
+    let s: Series = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if s.status != "success" {
+        return Err(format!("status {:?}", s.status));
+    }
+    Ok(s.data)
+}
+
 /// Sum of the samples of a metric answer (`vector` or `matrix`), by sample time in unix seconds.
 pub fn decode_samples(body: &[u8]) -> Result<Vec<(f64, f64)>, String> {
     #[derive(Deserialize)]
@@ -262,6 +277,16 @@ mod tests {
         let lines: Vec<&str> = fresh.iter().map(|e| e.line.as_str()).collect();
         assert_eq!(lines, vec!["z", "dup", "n"]);
         assert_eq!(c.ts, 11);
+    }
+
+    #[test]
+    fn series_answers_decode_with_and_without_data() {
+        let s = decode_series(&fixture("v2/series_shard_40_streams.json")).unwrap();
+        assert_eq!(s.len(), 40);
+        assert!(s.iter().all(|l| l["job"] == "fx2-shard" && l.contains_key("pod")));
+        assert!(decode_series(&fixture("v2/quirk_old_range_unflushed_not_visible_series.json")).unwrap().is_empty());
+        assert!(decode_series(br#"{"status":"success"}"#).unwrap().is_empty());
+        assert!(decode_series(b"<html>").is_err());
     }
 
     #[test]

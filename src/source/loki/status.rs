@@ -22,6 +22,9 @@ pub struct SourceStatus {
     lines_read: AtomicU64,
     consecutive_failures: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Streams owned and listed in the last window (replicas only; `u64::MAX` before).
+    streams_owned: AtomicU64,
+    streams_listed: AtomicU64,
 }
 
 /// A copy of [`SourceStatus`] for JSON output.
@@ -43,6 +46,16 @@ pub struct SourceStatusSnapshot {
     pub consecutive_failures: u64,
     /// The last error, shortened (cleared by the next success).
     pub last_error: Option<String>,
+    /// With replicas: streams of the last window this replica read, and streams listed in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<StreamsSnapshot>,
+}
+
+/// A replica's share of the streams in its last window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamsSnapshot {
+    pub owned: u64,
+    pub listed: u64,
 }
 
 /// The first-start backfill, as reported.
@@ -78,6 +91,8 @@ impl Default for SourceStatus {
             lines_read: AtomicU64::new(0),
             consecutive_failures: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            streams_owned: AtomicU64::new(u64::MAX),
+            streams_listed: AtomicU64::new(u64::MAX),
         }
     }
 }
@@ -134,6 +149,10 @@ impl SourceStatus {
             lines_read: self.lines_read(),
             consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
             last_error: self.last_error(),
+            streams: match (self.streams_owned.load(Ordering::Relaxed), self.streams_listed.load(Ordering::Relaxed)) {
+                (u64::MAX, _) | (_, u64::MAX) => None,
+                (owned, listed) => Some(StreamsSnapshot { owned, listed }),
+            },
         }
     }
 
@@ -170,6 +189,11 @@ impl SourceStatus {
 
     pub(crate) fn set_caught_up(&self, v: bool) {
         self.caught_up.store(v, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_streams(&self, owned: u64, listed: u64) {
+        self.streams_owned.store(owned, Ordering::Relaxed);
+        self.streams_listed.store(listed, Ordering::Relaxed);
     }
 
     pub(crate) fn add_lines(&self, n: u64) {
