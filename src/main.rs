@@ -405,6 +405,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             if let Some(problem) = &checked.state_problem {
                 eprintln!("warning: state.dir: {problem}; run would go on without persistence");
             }
+            if let Some(line) = checked.describe_shard(&cfg) {
+                println!("{line}");
+            }
             println!(
                 "ok: source={} interval={}s anomaly_threshold={} columns={}",
                 cfg.source.kind.as_str(),

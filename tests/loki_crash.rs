@@ -4,7 +4,10 @@
 //! cursor was saved when a batch was queued, so each kill lost up to 4 batches.
 //!
 //! Which lines were processed is read from the daemon's own log: every line is a probe the rules
-//! flag, and `outputs.console.each_anomaly` logs each flagged line as it is processed.
+//! flag, and `outputs.console.each_anomaly` logs each flagged line as it is processed. The probes
+//! come from 200 clients, one incident each: a line processed again after a kill must update its
+//! incident, never open a second one (the incidents journal is written before a batch is
+//! acknowledged).
 
 mod support;
 
@@ -50,6 +53,18 @@ fn processed(log: &Path) -> HashMap<usize, usize> {
         }
     }
     seen
+}
+
+/// How many times an incident was opened for each client, from the logs of every run.
+fn incidents_opened(log: &Path) -> HashMap<String, usize> {
+    let mut opened = HashMap::new();
+    for l in std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| l.contains("Incident opened")) {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let fields = if v.get("fields").is_some() { &v["fields"] } else { &v };
+        let client = fields["client"].as_str().unwrap_or_default().to_string();
+        *opened.entry(client).or_insert(0) += 1;
+    }
+    opened
 }
 
 /// A small seeded generator: kill moments differ between kills but not between runs of the test.
@@ -106,6 +121,10 @@ fn sigkill_at_random_moments_loses_no_line() {
     let seen = processed(&log);
     let missing: Vec<usize> = (0..LINES).filter(|i| !seen.contains_key(i)).collect();
     assert!(missing.is_empty(), "{} lines lost, first {:?}", missing.len(), &missing[..missing.len().min(10)]);
+    let opened = incidents_opened(&log);
+    let again: Vec<_> = opened.iter().filter(|(_, n)| **n > 1).collect();
+    assert_eq!(opened.len(), 200, "one incident per probing client");
+    assert!(again.is_empty(), "incidents opened more than once across kills: {again:?}");
     let twice: usize = seen.values().map(|c| c - 1).sum();
     // In flight at a kill: the channel's batches, the one being processed and the one being sent.
     let bound = kills * 6 * PAGE;

@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod persist;
 pub mod pipeline;
+pub mod shard;
 pub mod state;
 
 use std::sync::atomic::Ordering;
@@ -56,6 +57,48 @@ pub struct Preflight {
     pub state_problem: Option<String>,
     /// The redactor of `[redaction]`, built once for the pipeline and every sink.
     pub redactor: Arc<crate::redact::Redactor>,
+    /// With `loki.shard_count` > 1: this replica's shard and state directory.
+    pub placement: Option<shard::Placement>,
+}
+
+impl Preflight {
+    /// One line on where this replica stands and what it found (check-config and run say it).
+    pub fn describe_shard(&self, cfg: &Config) -> Option<String> {
+        match &self.placement {
+            Some(p) => {
+                let from =
+                    p.from_hostname.as_ref().map(|h| format!(" (index from the hostname {h:?})")).unwrap_or_default();
+                let mut line = format!(
+                    "replica: shard {} of {}{from}, state in {}",
+                    p.shard.index,
+                    p.shard.count,
+                    p.state_dir.display()
+                );
+                if let Some(prev) = &p.previous {
+                    line.push_str(&format!(
+                        "; loki.shard_count changed ({prev}): this shard starts a new state (a backfill of its streams, new models) and leaves the old one in place"
+                    ));
+                }
+                Some(line)
+            }
+            None if cfg.source.kind == SourceKind::Loki => shard::other_assignments(&cfg.state.dir, 1).map(|prev| {
+                format!(
+                    "loki.shard_count changed ({prev}): this single instance reads every stream with the state in {}",
+                    cfg.state.dir.display()
+                )
+            }),
+            None => None,
+        }
+    }
+
+    /// The config `run` goes on with: the replica's shard index and state directory filled in.
+    pub fn apply(&self, mut cfg: Config) -> Config {
+        if let Some(p) = &self.placement {
+            cfg.loki.shard_index = Some(p.shard.index);
+            cfg.state.dir = p.state_dir.clone();
+        }
+        cfg
+    }
 }
 
 /// See [`Preflight`]. Errors name the key (exit code 2); secrets' values are never included.
@@ -94,8 +137,11 @@ pub fn preflight(cfg: &Config) -> Result<Preflight, AppError> {
             }
         }
     }
-    let state_problem = (cfg.source.kind != SourceKind::Demo).then(|| state_dir_problem(&cfg.state.dir)).flatten();
-    Ok(Preflight { state_problem, redactor })
+    let placement =
+        if cfg.source.kind == SourceKind::Loki { shard::place(cfg, shard::hostname().as_deref())? } else { None };
+    let state_dir = placement.as_ref().map_or(&cfg.state.dir, |p| &p.state_dir);
+    let state_problem = (cfg.source.kind != SourceKind::Demo).then(|| state_dir_problem(state_dir)).flatten();
+    Ok(Preflight { state_problem, redactor, placement })
 }
 
 /// Why `dir` cannot hold state files (created if missing, then written to), if it cannot.
@@ -123,6 +169,14 @@ const CHANNEL_COMMANDS: usize = 8;
 /// Run the daemon until `shutdown` is cancelled (or a finite source ends).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
     let checked = preflight(&cfg)?;
+    if let Some(line) = checked.describe_shard(&cfg) {
+        if line.contains("changed") {
+            tracing::warn!("{line}");
+        } else {
+            tracing::info!("{line}");
+        }
+    }
+    let cfg = checked.apply(cfg);
     if let Some(problem) = &checked.state_problem {
         tracing::warn!(dir = %cfg.state.dir.display(), "State directory unusable ({problem}); running without persistence: models, cursor and alert state will not survive a restart");
     }
@@ -131,6 +185,11 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
         tracing::info!(dir = %cfg.state.dir.display(), removed = stale, "Removed temp files an earlier run left behind");
     }
     let metrics = Arc::new(Metrics::new());
+    if let Some(p) = &checked.placement {
+        let labels =
+            crate::metrics::ShardLabels { shard: p.shard.index.to_string(), shard_count: p.shard.count.to_string() };
+        metrics.shard_info.get_or_create(&labels).set(1);
+    }
     let (commands_tx, commands) = mpsc::channel::<PipelineCommand>(CHANNEL_COMMANDS);
     let state = Arc::new(AppState::new(metrics.clone(), &cfg, commands_tx));
     *state.state_problem.lock().expect("not poisoned") = if cfg.source.kind == SourceKind::Demo {
@@ -220,6 +279,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
     let state_dir =
         (cfg.source.kind != SourceKind::Demo && checked.state_problem.is_none()).then(|| cfg.state.dir.clone());
     if let Some(dir) = &state_dir {
+        pipeline.journal_to(dir.clone());
         if let Some(saved) = persist::load(dir, &cfg.features.columns) {
             tracing::info!(
                 trained = saved.trained.is_some(),
@@ -228,7 +288,15 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
                 saved_at = %saved.saved_at,
                 "Resuming from saved models"
             );
+            let models_saved = saved.saved_at;
             pipeline.restore(saved);
+            if let Some(j) = persist::load_incidents(dir).filter(|j| j.saved_at > models_saved) {
+                tracing::info!(open_incidents = j.incidents.len(), saved_at = %j.saved_at, "Open incidents from the incidents journal");
+                pipeline.restore_incidents(j.incidents);
+            }
+        } else if let Some(j) = persist::load_incidents(dir) {
+            tracing::info!(open_incidents = j.incidents.len(), saved_at = %j.saved_at, "Open incidents from the incidents journal");
+            pipeline.restore_incidents(j.incidents);
         }
     }
     let stop = Stop { shutdown, source_ended };
@@ -428,7 +496,8 @@ async fn process_batch(
     let n = batch.len() as u64;
     let (p, _) = off_reactor(p, state_dir.clone(), n >= TRIM_AFTER_LINES, |p| p.process(batch)).await?;
     state.lines_processed.fetch_add(n, Ordering::Relaxed);
-    // Acknowledged only now that the batch went through the pipeline (and any save after it).
+    // Acknowledged only now that the batch went through the pipeline (and any save after it; the
+    // incidents it opened are in the journal before they were reported).
     state.batches_processed.fetch_add(1, Ordering::Release);
     *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
     Ok(p)
@@ -480,9 +549,14 @@ async fn drive(
                 if saves.held && saves.may_save(false, Instant::now()) {
                     (pipeline, ()) = off_reactor(pipeline, state_dir.clone(), false, |_| ()).await?;
                 }
+                // Wall time (less the source's delay) closes quiet incidents; while a backlog is read
+                // (the Loki source is behind, or batches wait), the lines' own time does, or a restart
+                // in the middle of one would close its incidents and open them again.
+                let behind = state.loki.lock().expect("not poisoned").as_ref().is_some_and(|l| !l.caught_up())
+                    || !rx.is_empty();
                 let now = match lag {
-                    Some(l) => Timestamp::now() - jiff::SignedDuration::try_from(l).unwrap_or_default(),
-                    None => match pipeline.watermark() { Some(w) => w, None => continue },
+                    Some(l) if !behind => Timestamp::now() - jiff::SignedDuration::try_from(l).unwrap_or_default(),
+                    _ => match pipeline.watermark() { Some(w) => w, None => continue },
                 };
                 pipeline.tick(now);
             }
@@ -492,7 +566,9 @@ async fn drive(
     if !input_ended {
         loop {
             tokio::select! {
-                Some(batch) = rx.recv() => pipeline = process_batch(pipeline, batch, &state, cfg, &state_dir).await?,
+                Some(batch) = rx.recv() => {
+                    pipeline = process_batch(pipeline, batch, &state, cfg, &state_dir).await?;
+                }
                 _ = stop.source_ended.cancelled() => break,
             }
         }

@@ -37,6 +37,37 @@ pub struct Snapshot {
     pub rate_profiles: Vec<(String, DailyProfile)>,
 }
 
+/// The open incidents alone, written whenever a batch opened one (before that batch is
+/// acknowledged to the source), so that a crash between two saves of `models.json` neither loses an
+/// incident nor reports it again when the lines in flight are read a second time.
+pub const INCIDENTS_FILE: &str = "incidents.json";
+
+#[derive(Serialize, Deserialize)]
+pub struct IncidentJournal {
+    pub version: u32,
+    pub saved_at: Timestamp,
+    pub incidents: Vec<Incident>,
+}
+
+pub fn save_incidents(dir: &Path, incidents: Vec<Incident>) -> std::io::Result<()> {
+    let journal = IncidentJournal { version: VERSION, saved_at: Timestamp::now(), incidents };
+    let body = serde_json::to_vec(&journal).map_err(std::io::Error::other)?;
+    crate::state_file::write_atomic(&dir.join(INCIDENTS_FILE), &body)
+}
+
+/// The journal, if there is a readable one of this version.
+pub fn load_incidents(dir: &Path) -> Option<IncidentJournal> {
+    let p = dir.join(INCIDENTS_FILE);
+    let text = fs::read(&p).ok()?;
+    match serde_json::from_slice::<IncidentJournal>(&text) {
+        Ok(j) if j.version == VERSION => Some(j),
+        _ => {
+            tracing::warn!(file = %p.display(), "Ignoring an unreadable incidents journal; the open incidents come from models.json");
+            None
+        }
+    }
+}
+
 fn path(dir: &Path) -> PathBuf {
     dir.join(MODELS_FILE)
 }

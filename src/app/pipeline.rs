@@ -73,6 +73,13 @@ pub struct Pipeline {
     pub last_report: Option<TrainReport>,
     /// What was learned changed (a fit, a re-baseline) since the state was last saved.
     pub fitted_since_save: bool,
+    /// An incident was opened in the batch being processed.
+    incidents_opened: bool,
+    /// Where the incidents journal is written (the daemon's state directory).
+    journal: Option<std::path::PathBuf>,
+    /// While a batch is processed with a journal: its findings, reported once the incidents it
+    /// opened are on disk (a crash before that reports nothing that a restart would report again).
+    held: Option<Vec<Finding>>,
     columns: Vec<String>,
     /// `lines_parsed` per format and `suppressed` per reason, each looked up once (a family's
     /// lookup allocates and locks; these count every line).
@@ -109,6 +116,9 @@ impl Pipeline {
             clock: StreamClock::default(),
             last_report: None,
             fitted_since_save: false,
+            incidents_opened: false,
+            journal: None,
+            held: None,
             columns: cfg.features.columns.clone(),
             parsed: Default::default(),
             suppressed: Default::default(),
@@ -138,9 +148,36 @@ impl Pipeline {
         self.watermark
     }
 
-    fn publish(&self, f: Finding) {
+    fn publish(&mut self, f: Finding) {
+        if let Some(held) = self.held.as_mut() {
+            held.push(f);
+            return;
+        }
         for s in &self.sinks {
             s.offer(&f);
+        }
+    }
+
+    /// Write the incidents journal in `dir` whenever a batch opened an incident, before its findings
+    /// are reported (the daemon; `scan` keeps no journal).
+    pub fn journal_to(&mut self, dir: std::path::PathBuf) {
+        self.journal = Some(dir);
+    }
+
+    /// End of a batch with a journal: write it if an incident opened, then report what was held.
+    fn release_held(&mut self) {
+        let Some(held) = self.held.take() else { return };
+        if std::mem::take(&mut self.incidents_opened) {
+            if let Some(dir) = &self.journal {
+                if let Err(e) = super::persist::save_incidents(dir, self.incidents.export()) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "Cannot write the incidents journal; open incidents are saved with the models");
+                }
+            }
+        }
+        for f in held {
+            for s in &self.sinks {
+                s.offer(&f);
+            }
         }
     }
 
@@ -227,6 +264,7 @@ impl Pipeline {
         self.metrics.count_anomaly(a.kind.as_str(), a.severity, &a.detectors);
         let finding = self.incidents.add(&a);
         if let Finding::IncidentOpened(i) = &finding {
+            self.incidents_opened = true;
             self.metrics
                 .incidents
                 .get_or_create(&crate::metrics::IncidentLabels {
@@ -314,6 +352,9 @@ impl Pipeline {
         let mut out = Vec::new();
         let n = lines.len() as u64;
         self.metrics.lines_read.get_or_create(&self.source).inc_by(n);
+        if self.journal.is_some() {
+            self.held = Some(Vec::new());
+        }
         if self.clock.wants_lookahead() {
             // Only at the start of a stream: read the times of the first lines ahead, so the very
             // first line cannot set the clock.
@@ -357,6 +398,7 @@ impl Pipeline {
                 _ => self.score_row(row, hold, &mut out),
             }
         }
+        self.release_held();
         out
     }
 
@@ -389,6 +431,17 @@ impl Pipeline {
             relearning: self.detector.relearning(),
             rate_profiles: self.detector.rate_profiles(),
         }
+    }
+
+    /// The open incidents (for the incidents journal).
+    pub fn open_incidents(&self) -> Vec<crate::detect::Incident> {
+        self.incidents.export()
+    }
+
+    /// Reopen incidents saved in the journal after `models.json` was written.
+    pub fn restore_incidents(&mut self, incidents: Vec<crate::detect::Incident>) {
+        self.incidents.restore(incidents);
+        self.metrics.open_incidents.set(self.incidents.open_count() as i64);
     }
 
     /// Resume from `models.json`.

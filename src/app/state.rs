@@ -69,6 +69,8 @@ pub struct AppState {
     pub batches_processed: Arc<AtomicU64>,
     /// Why `state.dir` cannot be used (the daemon then runs without persistence).
     pub state_problem: Mutex<Option<String>>,
+    /// This replica's shard (`loki.shard_count` > 1 only).
+    pub shard: Option<crate::source::loki::Shard>,
     /// The configured maintenance windows (for `/api/v1/status`).
     maintenance: Vec<MaintenanceWindow>,
     commands: mpsc::Sender<PipelineCommand>,
@@ -96,6 +98,9 @@ impl AppState {
             }),
             lines_processed: AtomicU64::new(0),
             batches_processed: Arc::new(AtomicU64::new(0)),
+            shard: (cfg.source.kind == crate::config::SourceKind::Loki && cfg.loki.shard_count > 1).then(|| {
+                crate::source::loki::Shard { index: cfg.loki.shard_index.unwrap_or(0), count: cfg.loki.shard_count }
+            }),
             maintenance: cfg.suppress.windows().expect("suppress.maintenance is validated at start-up"),
             commands,
             recent: Mutex::new(VecDeque::new()),

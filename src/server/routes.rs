@@ -145,6 +145,7 @@ async fn status(State(Ctx { state: s, limits }): State<Ctx>) -> Response {
             "ready": s.source_answers(),
             "error": s.last_source_error(),
             "loki": s.loki.lock().expect("not poisoned").as_ref().map(|l| l.snapshot()),
+            "shard": s.shard.map(|sh| json!({"index": sh.index, "count": sh.count})),
         },
         "lines_processed": s.lines_processed.load(Ordering::Relaxed),
         "state": {
