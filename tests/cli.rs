@@ -108,3 +108,35 @@ fn healthcheck_fails_when_nothing_listens() {
     let o = bin().args(["healthcheck", "--url", &format!("http://127.0.0.1:{port}")]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn a_replica_takes_its_shard_from_the_hostname_and_check_config_says_what_run_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |host: &str| {
+        bin()
+            .args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")])
+            .env("HOSTNAME", host)
+            .env("ANOMALY_DETECTOR__LOKI__SHARD_COUNT", "3")
+            .env("ANOMALY_DETECTOR__STATE__DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let o = check("anomaly-detector-1");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains(r#"replica: shard 1 of 3 (index from the hostname "anomaly-detector-1")"#), "{out}");
+    assert!(out.contains("shard-1-of-3"), "{out}");
+    assert!(!out.contains("changed"), "{out}");
+
+    // A host name without an index, or one past the count: exit 2, naming the key.
+    for host in ["anomaly-detector", "anomaly-detector-3"] {
+        let o = check(host);
+        assert_eq!(o.status.code(), Some(2), "{host}: {}", text(&o).1);
+        assert!(text(&o).1.contains("loki.shard_index"), "{}", text(&o).1);
+    }
+
+    // The state of another shard_count beside it: the change is said.
+    std::fs::create_dir_all(dir.path().join("shard-0-of-2")).unwrap();
+    let (out, _) = text(&check("anomaly-detector-1"));
+    assert!(out.contains("loki.shard_count changed (state of loki.shard_count = 2 found"), "{out}");
+}
