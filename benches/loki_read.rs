@@ -8,7 +8,6 @@
 //! Wall time is what this measures: reading a backlog waits on Loki, and parallel queries exist to
 //! overlap those waits. CPU seconds of the process are printed beside it.
 
-#[allow(dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
 
