@@ -137,15 +137,37 @@ enum Command {
         /// The endpoint as the detector names it ("GET /api/users/{id}"; a concrete path such as
         /// "GET /api/users/42" is mapped to its template), or `*` for every endpoint.
         endpoint: String,
-        /// Base URL of the daemon. Default: from server.listen.
-        #[arg(long)]
-        url: Option<String>,
-        /// File holding the API token (trimmed). Default: the config's token.
-        #[arg(long)]
-        token_file: Option<PathBuf>,
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
+    /// Mark an incident of the running daemon as a false alarm: anomalies like it (same kind and
+    /// endpoint, or client for a scanner, scoring at most as high) are learned as normal and no
+    /// longer reported. `--undo` takes it back. Ids are in `GET /api/v1/incidents` and in alerts.
+    ///
+    /// Prints the dismissal as JSON. Exit 1 if the daemon refuses (no recent incident with that id,
+    /// a missing or wrong token) or is unreachable. Sends the API token as `rebaseline` does.
+    Dismiss {
+        /// The incident's id.
+        incident: String,
+        /// Undo an earlier dismissal.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+}
+
+/// How `rebaseline` and `dismiss` reach the running daemon.
+#[derive(Debug, clap::Args)]
+struct DaemonArgs {
+    /// Base URL of the daemon. Default: from server.listen.
+    #[arg(long)]
+    url: Option<String>,
+    /// File holding the API token (trimmed). Default: the config's token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    #[arg(long, short)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -425,24 +447,55 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             }
             println!("healthy: {url}");
         }
-        Command::Rebaseline { endpoint, url, token_file, config } => {
-            let url = daemon_url(url.as_deref(), config.as_ref())?;
-            let token = api_token(token_file.as_ref(), config.as_ref())?;
+        Command::Rebaseline { endpoint, daemon } => {
             let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-            let mut request = client.post(format!("{url}/api/v1/rebaseline")).query(&[("endpoint", endpoint)]);
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let resp = request.send().await.with_context(|| format!("{url}/api/v1/rebaseline"))?;
-            let status = resp.status();
-            let body: serde_json::Value = resp.json().await.context("reading the daemon's answer")?;
-            if !status.is_success() {
-                anyhow::bail!("{status}: {}", body["error"].as_str().unwrap_or("no reason given"));
-            }
-            println!("{body}");
+            let url = daemon_url(daemon.url.as_deref(), daemon.config.as_ref())?;
+            let request = client.post(format!("{url}/api/v1/rebaseline")).query(&[("endpoint", endpoint)]);
+            println!("{}", call_api(&client, request, daemon).await?);
+        }
+        Command::Dismiss { incident, undo, daemon } => {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+            let url = daemon_url(daemon.url.as_deref(), daemon.config.as_ref())?;
+            let path = format!("{url}/api/v1/incidents/{}/dismiss", percent_encode_segment(incident));
+            let request = if *undo { client.delete(path) } else { client.post(path) };
+            println!("{}", call_api(&client, request, daemon).await?);
         }
     }
     Ok(())
+}
+
+/// Send a mutating API request with the API token; the daemon's JSON answer, or its error.
+async fn call_api(
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    daemon: &DaemonArgs,
+) -> anyhow::Result<serde_json::Value> {
+    let mut request = request;
+    if let Some(token) = api_token(daemon.token_file.as_ref(), daemon.config.as_ref())? {
+        request = request.bearer_auth(token);
+    }
+    let request = request.build()?;
+    let target = request.url().clone();
+    let resp = client.execute(request).await.with_context(|| target.to_string())?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.context("reading the daemon's answer")?;
+    if !status.is_success() {
+        anyhow::bail!("{status}: {}", body["error"].as_str().unwrap_or("no reason given"));
+    }
+    Ok(body)
+}
+
+/// An incident id as one URL path segment (ids are hex and digits; anything else is escaped).
+fn percent_encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn main() -> ExitCode {

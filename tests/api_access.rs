@@ -123,6 +123,12 @@ async fn the_api_token_is_required_and_compared() {
     assert_eq!(missing.headers()["www-authenticate"], "Bearer");
     let wrong = post().bearer_auth("correct-hors").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
+    // Dismissing and undoing a dismissal are writes too.
+    let dismiss = server.url("/api/v1/incidents/abc-1/dismiss");
+    assert_eq!(client().post(&dismiss).send().await.unwrap().status(), 401);
+    assert_eq!(client().delete(&dismiss).send().await.unwrap().status(), 401);
+    let unknown = client().post(&dismiss).bearer_auth("correct-horse").send().await.unwrap();
+    assert_eq!(unknown.status(), 404, "no recent incident has that id");
     assert_eq!(server.rebaselines.load(Ordering::SeqCst), 0);
     let (code, body) = json(post().bearer_auth("correct-horse").send().await.unwrap()).await;
     assert_eq!(code, 200, "{body}");

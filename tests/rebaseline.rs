@@ -1,7 +1,9 @@
 //! Re-baselining: after a deploy makes one endpoint persistently slower, `POST /api/v1/rebaseline`
 //! (or `anomaly-detector rebaseline`) makes the detector accept the new level for that endpoint
 //! only: its lines stop being reported once relearned, another endpoint's anomalies still are, and
-//! a restart does not bring the old baseline back.
+//! a restart does not bring the old baseline back. Dismissing: `POST /api/v1/incidents/{id}/dismiss`
+//! (or `anomaly-detector dismiss`) marks an incident as a false alarm, so anomalies like it are
+//! learned instead of reported, until the dismissal is undone.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -154,6 +156,45 @@ fn rebaselining_everything_starts_training_again() {
 
 // --- the daemon, over HTTP and the command line ---
 
+#[test]
+fn a_dismissed_incident_silences_anomalies_like_it_until_undone() {
+    let cfg = config();
+    let mut p = pipeline(&cfg);
+    let mut traffic = Traffic::new("2026-03-01T10:00:00Z".parse().unwrap());
+    assert!(feed(&mut p, traffic.lines(3000, None)).is_empty(), "clean traffic was reported");
+    // A batch job makes GET /api/users/{id} slow for a while: reported, one incident.
+    let slow = feed(&mut p, traffic.lines(90, Some(400.0)));
+    assert!(on(&slow, USERS) >= 20, "the slow lines were not reported: {}", on(&slow, USERS));
+    let inc = p.open_incidents().into_iter().find(|i| i.endpoint == USERS).expect("an incident on users");
+
+    // The operator says it was expected.
+    let d = p.dismiss(&inc);
+    assert_eq!((d.endpoint.as_str(), d.lines), (USERS, inc.count));
+    assert!(p.open_incidents().iter().all(|i| i.id != inc.id), "the dismissed incident is resolved");
+    // The same again is learned, not reported; another endpoint's trouble still is; so is a far
+    // worse slowdown of the same endpoint.
+    let again = feed(&mut p, traffic.lines(90, Some(350.0)));
+    assert_eq!(on(&again, USERS), 0, "{:?}", again.iter().find(|a| a.endpoint == USERS));
+    traffic.products_ms = 2000.0;
+    let other = feed(&mut p, traffic.lines(30, None));
+    traffic.products_ms = 20.0;
+    assert!(on(&other, PRODUCTS) >= 5, "another endpoint's anomalies were silenced too");
+    assert_eq!(p.dismissals()[0].covered as usize, 30, "every slow users line counted under the dismissal");
+    let worse = feed(&mut p, traffic.lines(30, Some(20_000.0)));
+    assert!(on(&worse, USERS) >= 5, "a far worse slowdown was silenced: {}", on(&worse, USERS));
+
+    // Saved and restored with the models.
+    let mut restored = pipeline(&cfg);
+    restored.restore(p.snapshot());
+    assert_eq!(restored.dismissals().len(), 1);
+    assert_eq!(on(&feed(&mut restored, traffic.lines(30, Some(350.0))), USERS), 0);
+    // Undone: reported again.
+    assert!(restored.undismiss(&inc.id).is_some());
+    assert!(restored.undismiss(&inc.id).is_none());
+    let back = feed(&mut restored, traffic.lines(90, Some(2000.0)));
+    assert!(on(&back, USERS) >= 20, "after the undo: {}", on(&back, USERS));
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -267,6 +308,50 @@ end = "2099-01-01T01:00:00Z"
     assert_eq!((windows[0]["name"].as_str(), windows[0]["active"].as_bool()), (Some("always"), Some(true)));
     assert_eq!((windows[1]["name"].as_str(), windows[1]["active"].as_bool()), (Some("later"), Some(false)));
     assert_eq!(windows[1]["next_start"], "2099-01-01T00:00:00Z");
+
+    // Dismissing: an unknown id is a 404; the products incident (now resolved) is dismissed with the
+    // CLI, listed in the status, saved, and undone again.
+    let (code, body) = http(reqwest::Method::POST, &format!("{base}/api/v1/incidents/nope/dismiss")).unwrap();
+    assert_eq!(code, 404, "{body}");
+    let (_, incidents) = http(reqwest::Method::GET, &format!("{base}/api/v1/incidents")).unwrap();
+    let id = incidents["incidents"]
+        .as_array()
+        .or_else(|| incidents.as_array())
+        .and_then(|list| list.iter().find(|i| i["endpoint"] == PRODUCTS))
+        .and_then(|i| i["id"].as_str())
+        .unwrap_or_else(|| panic!("no products incident listed: {incidents}"))
+        .to_string();
+    let dismiss = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_anomaly-detector"))
+            .args(["dismiss", "--url", &base, &id])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = dismiss(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["dismissed"]["endpoint"], PRODUCTS, "{answer}");
+    let (_, status) = http(reqwest::Method::GET, &format!("{base}/api/v1/status")).unwrap();
+    assert_eq!(status["dismissed"][0]["incident"], id.as_str(), "{status}");
+    // Saves after API calls coalesce (at most one per 10 s): the dismissal is on disk within that.
+    let started = Instant::now();
+    loop {
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(state.join("models.json")).unwrap()).unwrap();
+        if saved["dismissed"][0]["incident"] == id.as_str() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the dismissal was not saved");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = dismiss(&["--undo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dismiss(&["--undo"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not dismissed"));
+    let (_, status) = http(reqwest::Method::GET, &format!("{base}/api/v1/status")).unwrap();
+    assert_eq!(status["dismissed"], serde_json::json!([]), "{status}");
 
     // After the re-baseline: products at the new level, and two slow users lines.
     let mut later = traffic.lines(1200, None);

@@ -299,6 +299,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppErro
             pipeline.restore_incidents(j.incidents);
         }
     }
+    *state.dismissed.lock().expect("not poisoned") = pipeline.dismissals();
     let stop = Stop { shutdown, source_ended };
     let result = drive(pipeline, rx, commands, stop, state.clone(), lag, &cfg, state_dir).await;
 
@@ -534,14 +535,35 @@ async fn drive(
                 pipeline = process_batch(pipeline, batch, &state, cfg, &save_to).await?;
             }
             Some(command) = commands.recv() => {
-                let PipelineCommand::Rebaseline { endpoint, reply } = command;
-                let (mut p, result) = off_reactor(pipeline, None, false, move |p| p.rebaseline(&endpoint)).await?;
-                // A restart must not bring the old baseline back: saved before the answer, or
-                // within API_SAVE_EVERY when re-baselines come in a burst.
-                if p.fitted_since_save && saves.may_save(true, Instant::now()) {
-                    (p, ()) = off_reactor(p, state_dir.clone(), false, |_| ()).await?;
-                }
-                let _ = reply.send(result);
+                // A restart must not bring back what a command changed: saved before the answer,
+                // or within API_SAVE_EVERY when commands come in a burst.
+                let p = match command {
+                    PipelineCommand::Rebaseline { endpoint, reply } => {
+                        let (mut p, result) = off_reactor(pipeline, None, false, move |p| p.rebaseline(&endpoint)).await?;
+                        if p.fitted_since_save && saves.may_save(true, Instant::now()) {
+                            (p, ()) = off_reactor(p, state_dir.clone(), false, |_| ()).await?;
+                        }
+                        let _ = reply.send(result);
+                        p
+                    }
+                    PipelineCommand::Dismiss { incident, reply } => {
+                        let (mut p, d) = off_reactor(pipeline, None, false, move |p| p.dismiss(&incident)).await?;
+                        if saves.may_save(true, Instant::now()) {
+                            (p, ()) = off_reactor(p, state_dir.clone(), false, |_| ()).await?;
+                        }
+                        let _ = reply.send(d);
+                        p
+                    }
+                    PipelineCommand::Undismiss { id, reply } => {
+                        let (mut p, d) = off_reactor(pipeline, None, false, move |p| p.undismiss(&id)).await?;
+                        if p.fitted_since_save && saves.may_save(true, Instant::now()) {
+                            (p, ()) = off_reactor(p, state_dir.clone(), false, |_| ()).await?;
+                        }
+                        let _ = reply.send(d);
+                        p
+                    }
+                };
+                *state.dismissed.lock().expect("not poisoned") = p.dismissals();
                 *state.training.lock().expect("not poisoned") = training_status(&p, cfg);
                 pipeline = p;
             }

@@ -35,6 +35,9 @@ pub struct Snapshot {
     /// profiles).
     #[serde(default)]
     pub rate_profiles: Vec<(String, DailyProfile)>,
+    /// Incidents dismissed as false alarms, and what each covers.
+    #[serde(default)]
+    pub dismissed: Vec<crate::detect::dismiss::Dismissal>,
 }
 
 /// The open incidents alone, written whenever a batch opened one (before that batch is
@@ -135,6 +138,7 @@ mod tests {
             incidents: Vec::new(),
             relearning: Vec::new(),
             rate_profiles: Vec::new(),
+            dismissed: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::clock::{self, StreamClock};
 use crate::config::Config;
+use crate::detect::dismiss::{Dismissal, Dismissals};
 use crate::detect::engine::Reset;
 use crate::detect::suppress::Hold;
 use crate::detect::{Anomaly, AnomalyKind, Detector, Incidents, TrainReport};
@@ -73,6 +74,8 @@ pub struct Pipeline {
     pub last_report: Option<TrainReport>,
     /// What was learned changed (a fit, a re-baseline) since the state was last saved.
     pub fitted_since_save: bool,
+    /// Incidents dismissed as false alarms: what they cover is learned, not reported.
+    dismissals: Dismissals,
     /// An incident was opened in the batch being processed.
     incidents_opened: bool,
     /// Where the incidents journal is written (the daemon's state directory).
@@ -116,6 +119,7 @@ impl Pipeline {
             clock: StreamClock::default(),
             last_report: None,
             fitted_since_save: false,
+            dismissals: Dismissals::default(),
             incidents_opened: false,
             journal: None,
             held: None,
@@ -294,6 +298,10 @@ impl Pipeline {
                 tracing::debug!(endpoint = %a.endpoint, reason = %a.reason, "Volume anomaly in a maintenance window; not reported");
                 continue;
             }
+            if self.dismissals.covers(&a) {
+                self.count_dismissed();
+                continue;
+            }
             self.handle_anomaly(a, out);
         }
     }
@@ -339,6 +347,10 @@ impl Pipeline {
             self.metrics.events_scored.inc();
         }
         match self.detector.score(&row) {
+            Some(a) if self.dismissals.covers(&a) => {
+                self.count_dismissed();
+                self.learn(&row);
+            }
             Some(a) => self.handle_anomaly(a, out),
             None => self.learn(&row),
         }
@@ -430,7 +442,37 @@ impl Pipeline {
             incidents: self.incidents.export(),
             relearning: self.detector.relearning(),
             rate_profiles: self.detector.rate_profiles(),
+            dismissed: self.dismissals.list().to_vec(),
         }
+    }
+
+    fn count_dismissed(&self) {
+        self.metrics.suppressed.get_or_create(&ReasonLabel { reason: "dismissed".into() }).inc();
+    }
+
+    /// Dismiss `inc` as a false alarm (see [`crate::detect::dismiss`]); it is resolved if open.
+    pub fn dismiss(&mut self, inc: &crate::detect::Incident) -> Dismissal {
+        let d = self.dismissals.add(inc, Timestamp::now());
+        for closed in self.incidents.close_where(|i| i.id == inc.id) {
+            self.publish(Finding::IncidentResolved(Arc::new(closed)));
+        }
+        self.metrics.open_incidents.set(self.incidents.open_count() as i64);
+        self.fitted_since_save = true;
+        tracing::info!(incident = %inc.id, kind = inc.kind.as_str(), endpoint = %inc.endpoint, max_score = inc.score, "Incident dismissed as a false alarm; anomalies like it are learned, not reported");
+        d
+    }
+
+    /// Undo the dismissal of incident `id`.
+    pub fn undismiss(&mut self, id: &str) -> Option<Dismissal> {
+        let d = self.dismissals.remove(id)?;
+        self.fitted_since_save = true;
+        tracing::info!(incident = %id, "Dismissal undone; anomalies like it are reported again");
+        Some(d)
+    }
+
+    /// The dismissals in force (for `/api/v1/status`).
+    pub fn dismissals(&self) -> Vec<Dismissal> {
+        self.dismissals.list().to_vec()
     }
 
     /// The open incidents (for the incidents journal).
@@ -448,6 +490,7 @@ impl Pipeline {
     pub fn restore(&mut self, s: super::persist::Snapshot) {
         let trained = s.trained.is_some();
         self.incidents.restore(s.incidents);
+        self.dismissals = Dismissals::from_saved(s.dismissed);
         self.detector.restore(s.trained, s.window);
         self.detector.resume_relearning(s.relearning);
         self.detector.restore_rate_profiles(s.rate_profiles);

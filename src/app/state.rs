@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::pipeline::{RebaselineError, Rebaselined};
 use crate::config::Config;
+use crate::detect::dismiss::Dismissal;
 use crate::detect::suppress::{MaintenanceWindow, WindowStatus};
 use crate::detect::{Anomaly, Incident};
 use crate::metrics::Metrics;
@@ -21,6 +22,10 @@ use crate::sink::{Finding, FindingSink};
 pub enum PipelineCommand {
     /// See [`Pipeline::rebaseline`](super::pipeline::Pipeline::rebaseline).
     Rebaseline { endpoint: String, reply: oneshot::Sender<Result<Rebaselined, RebaselineError>> },
+    /// See [`Pipeline::dismiss`](super::pipeline::Pipeline::dismiss).
+    Dismiss { incident: Arc<Incident>, reply: oneshot::Sender<Dismissal> },
+    /// See [`Pipeline::undismiss`](super::pipeline::Pipeline::undismiss).
+    Undismiss { id: String, reply: oneshot::Sender<Option<Dismissal>> },
 }
 
 /// Training state as reported.
@@ -69,6 +74,8 @@ pub struct AppState {
     pub batches_processed: Arc<AtomicU64>,
     /// Why `state.dir` cannot be used (the daemon then runs without persistence).
     pub state_problem: Mutex<Option<String>>,
+    /// The dismissals in force, as the pipeline last reported them.
+    pub dismissed: Mutex<Vec<Dismissal>>,
     /// This replica's shard (`loki.shard_count` > 1 only).
     pub shard: Option<crate::source::loki::Shard>,
     /// The configured maintenance windows (for `/api/v1/status`).
@@ -98,6 +105,7 @@ impl AppState {
             }),
             lines_processed: AtomicU64::new(0),
             batches_processed: Arc::new(AtomicU64::new(0)),
+            dismissed: Mutex::new(Vec::new()),
             shard: (cfg.source.kind == crate::config::SourceKind::Loki && cfg.loki.shard_count > 1).then(|| {
                 crate::source::loki::Shard { index: cfg.loki.shard_index.unwrap_or(0), count: cfg.loki.shard_count }
             }),
@@ -119,6 +127,24 @@ impl AppState {
     pub async fn rebaseline(&self, endpoint: String) -> Option<Result<Rebaselined, RebaselineError>> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(PipelineCommand::Rebaseline { endpoint, reply }).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Dismiss the recent incident `id`: `None` when no recent incident has that id, `Some(None)`
+    /// when the pipeline is not running.
+    pub async fn dismiss(&self, id: &str) -> Option<Option<Dismissal>> {
+        let incident = self.incidents.lock().expect("not poisoned").iter().find(|i| i.id == id).cloned()?;
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(PipelineCommand::Dismiss { incident, reply }).await.is_err() {
+            return Some(None);
+        }
+        Some(answer.await.ok())
+    }
+
+    /// Undo the dismissal of incident `id`: `None` when the pipeline is not running.
+    pub async fn undismiss(&self, id: &str) -> Option<Option<Dismissal>> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(PipelineCommand::Undismiss { id: id.to_string(), reply }).await.ok()?;
         answer.await.ok()
     }
 

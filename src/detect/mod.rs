@@ -10,6 +10,7 @@
 //! - [`incident`]: anomalies rolled up into incidents
 //! - [`explain`]: reasons, scores and severities
 
+pub mod dismiss;
 pub mod engine;
 pub mod explain;
 pub mod forest;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -49,6 +49,7 @@ pub fn router(state: Arc<AppState>, settings: &Settings) -> Router {
         .route_layer(from_fn_with_state(settings.access.clone(), access::require_read));
     let writes = Router::new()
         .route("/api/v1/rebaseline", post(rebaseline))
+        .route("/api/v1/incidents/{id}/dismiss", post(dismiss).delete(undismiss))
         .route_layer(from_fn_with_state(settings.access.clone(), access::require_write));
     // One semaphore for every /api/v1 route; a request beyond it is answered 503 at once.
     let api = reads.merge(writes).layer(
@@ -154,6 +155,7 @@ async fn status(State(Ctx { state: s, limits }): State<Ctx>) -> Response {
         },
         "training": training,
         "maintenance": s.maintenance_status(),
+        "dismissed": s.dismissed.lock().expect("not poisoned").clone(),
         "recent_incidents": recent_incidents,
     }))
     .into_response()
@@ -184,6 +186,35 @@ async fn rebaseline(State(Ctx { state: s, .. }): State<Ctx>, Query(q): Query<Reb
             let error = "the pipeline is not running (the input ended or the daemon is stopping)";
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error }))).into_response()
         }
+    }
+}
+
+fn not_running() -> Response {
+    let error = "the pipeline is not running (the input ended or the daemon is stopping)";
+    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error }))).into_response()
+}
+
+/// `POST /api/v1/incidents/{id}/dismiss`: the incident was a false alarm (see
+/// [`crate::detect::dismiss`]).
+async fn dismiss(State(Ctx { state: s, .. }): State<Ctx>, Path(id): Path<String>) -> Response {
+    match s.dismiss(&id).await {
+        Some(Some(d)) => Json(json!({ "dismissed": d })).into_response(),
+        Some(None) => not_running(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no recent incident has the id {id:?} (see GET /api/v1/incidents)") })),
+        )
+            .into_response(),
+    }
+}
+
+/// `DELETE /api/v1/incidents/{id}/dismiss`: undo a dismissal.
+async fn undismiss(State(Ctx { state: s, .. }): State<Ctx>, Path(id): Path<String>) -> Response {
+    match s.undismiss(&id).await {
+        Some(Some(d)) => Json(json!({ "undone": d })).into_response(),
+        Some(None) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("incident {id:?} is not dismissed") })))
+            .into_response(),
+        None => not_running(),
     }
 }
 
