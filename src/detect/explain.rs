@@ -119,15 +119,21 @@ fn severity_forest(score: f64, threshold: f64) -> Severity {
 
 /// The features a behavioral reason names: at most two that drove the verdict (share of the
 /// isolation > 0.15, `ranked` by share) and are remarkable themselves, since a feature can take a
-/// share while sitting close to its baseline; else the most extreme one.
-fn features_to_name(ranked: &[(usize, f64)], vals: &[f64]) -> Vec<usize> {
-    let remarkable = |i: usize| vals.get(i).is_some_and(|v| v.abs() >= REMARKABLE_SIGMA);
+/// share while sitting close to its baseline; else the most extreme one. A feature that is only
+/// better than usual (`benign(i)`: faster, fewer errors) is never named as the cause.
+fn features_to_name(ranked: &[(usize, f64)], vals: &[f64], benign: impl Fn(usize) -> bool) -> Vec<usize> {
+    let remarkable = |i: usize| vals.get(i).is_some_and(|v| v.abs() >= REMARKABLE_SIGMA) && !benign(i);
     let mut shown: Vec<usize> =
         ranked.iter().filter(|&&(i, share)| share > 0.15 && remarkable(i)).map(|&(i, _)| i).take(2).collect();
     if shown.is_empty() {
-        shown.extend((0..vals.len()).max_by(|&a, &b| vals[a].abs().total_cmp(&vals[b].abs())));
+        shown.extend((0..vals.len()).filter(|&i| !benign(i)).max_by(|&a, &b| vals[a].abs().total_cmp(&vals[b].abs())));
     }
     shown
+}
+
+/// Columns where a value below the baseline is good news (faster, fewer errors).
+fn low_is_good(c: Column) -> bool {
+    matches!(c, Column::ResponseTime | Column::EndpointLatency | Column::EndpointErrorRate | Column::ClientErrorRate)
 }
 
 /// How one scaled feature reads to a person.
@@ -146,6 +152,7 @@ fn describe_feature(c: Column, value: f64, ev: &Evidence) -> String {
             None => "no response size".into(),
         },
         Column::Status => match ev.status {
+            Some(s) if !ev.known_endpoint => format!("status {s} on an endpoint with no history"),
             Some(s) => format!("status {s} (seen on {} of its requests)", pct(ev.status_probability)),
             None => "no status".into(),
         },
@@ -246,7 +253,8 @@ pub(crate) fn anomaly(
                         Some(FeatureContribution { feature: columns.get(i)?.name().into(), value: *vals.get(i)?, share })
                     })
                     .collect();
-                let top: Vec<String> = features_to_name(&ranked, vals)
+                let benign = |i: usize| columns.get(i).is_some_and(|&c| low_is_good(c)) && vals.get(i).is_some_and(|&v| v < 0.0);
+                let top: Vec<String> = features_to_name(&ranked, vals, benign)
                     .into_iter()
                     .filter_map(|i| Some(describe_feature(*columns.get(i)?, *vals.get(i)?, &ev)))
                     .collect();
@@ -317,14 +325,19 @@ mod tests {
     #[test]
     fn behavioral_reasons_name_only_remarkable_features() {
         // Feature 1 (40× the median size) is the cause; feature 4 took a share at -1.4σ.
+        let none = |_: usize| false;
         let vals = [0.3, 7.9, 0.0, 0.0, -1.4];
-        assert_eq!(super::features_to_name(&[(1, 0.5), (4, 0.3), (0, 0.1)], &vals), [1]);
-        assert_eq!(super::features_to_name(&[(4, 0.4), (1, 0.35), (2, 0.2)], &vals), [1]);
+        assert_eq!(super::features_to_name(&[(1, 0.5), (4, 0.3), (0, 0.1)], &vals, none), [1]);
+        assert_eq!(super::features_to_name(&[(4, 0.4), (1, 0.35), (2, 0.2)], &vals, none), [1]);
         // Two remarkable drivers are both named, in order of share.
         let vals = [0.3, 7.9, 0.0, -5.5, 0.0];
-        assert_eq!(super::features_to_name(&[(3, 0.45), (1, 0.4)], &vals), [3, 1]);
+        assert_eq!(super::features_to_name(&[(3, 0.45), (1, 0.4)], &vals, none), [3, 1]);
         // Nothing remarkable with a share: the most extreme feature.
-        assert_eq!(super::features_to_name(&[(0, 0.9)], &[0.3, -2.5, 1.0]), [1]);
+        assert_eq!(super::features_to_name(&[(0, 0.9)], &[0.3, -2.5, 1.0], none), [1]);
+        // An endpoint running 7σ faster than usual is not what made a line anomalous.
+        let vals = [0.3, 6.0, 0.0, -7.0];
+        assert_eq!(super::features_to_name(&[(3, 0.6), (1, 0.3)], &vals, |i| i == 3), [1]);
+        assert_eq!(super::features_to_name(&[(3, 0.9)], &[0.1, 0.2, 0.0, -7.0], |i| i == 3), [1]);
     }
 
     #[test]

@@ -101,6 +101,11 @@ impl Incidents {
                 if a.severity > inc.severity || (a.severity == inc.severity && a.score > inc.score) {
                     inc.severity = inc.severity.max(a.severity);
                     inc.reason = a.reason.clone();
+                    // A scanner's incident walks many paths: it is labelled with the one its
+                    // headline reason names, not with the first it probed.
+                    if inc.kind == AnomalyKind::Suspicious {
+                        inc.endpoint = a.endpoint.clone();
+                    }
                 }
                 inc.score = inc.score.max(a.score);
                 if inc.examples.len() < EXAMPLES {
@@ -225,6 +230,19 @@ mod tests {
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].count, 300);
         assert_eq!(closed[0].examples.len(), EXAMPLES);
+    }
+
+    #[test]
+    fn a_scanner_incident_is_labelled_with_the_path_its_reason_names() {
+        let mut inc = Incidents::new(300);
+        let mut first = anomaly(1000, AnomalyKind::Suspicious, "GET /HNAP1/", "scanner");
+        first.reason = "probe for a router admin page: /HNAP1/".into();
+        inc.add(&first);
+        let mut worse = anomaly(1001, AnomalyKind::Suspicious, "GET /api/orders/{id}", "scanner");
+        (worse.severity, worse.reason) = (Severity::Critical, "SQL injection in the query: 1 UNION SELECT".into());
+        let Finding::IncidentUpdated(i) = inc.add(&worse) else { panic!("one scanner, one incident") };
+        assert_eq!((i.endpoint.as_str(), i.reason.as_str()), ("GET /api/orders/{id}", worse.reason.as_str()));
+        assert_eq!(i.severity, Severity::Critical);
     }
 
     #[test]
