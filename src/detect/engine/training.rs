@@ -1,0 +1,221 @@
+//! A training round: learn from history that holds incidents without learning the incidents.
+//!
+//! 1. The baselines screen the window first ([`screen`](crate::features::screen)): latency
+//!    spikes and error bursts that are a large share of an endpoint's events, found because they
+//!    are concentrated in time, are not learned, and neither baselines nor models see them.
+//! 2. The models are fitted on what is left, and the training events are then judged as new
+//!    events would be. Flagged events that come together ([`MIN_INCIDENT_EVENTS`] of one kind
+//!    on one endpoint within three time buckets) are an incident the screen could not see (a
+//!    client pulling huge responses, a spike on a sparse endpoint): every event of that endpoint
+//!    there that passes the same evidence gate is dropped, and the round is fitted again. A lone
+//!    flagged event stays, so on clean history the second fit never happens and nothing changes.
+//!
+//! This is what makes a model's threshold (a quantile of its training scores) safe: an incident
+//! larger than `anomaly_threshold` of the window would otherwise sit below it.
+
+use std::sync::Arc;
+
+use super::{error_burst, fit_svm, forest_threshold, model_verdicts, rt_far, strongest, DetectError, Detector};
+use super::{Fitted, TrainReport, Trained};
+use crate::config::Config;
+use crate::detect::explain::Verdict;
+use crate::detect::forest::IsolationForestParams;
+use crate::detect::gates::FOREST_GATE;
+use crate::features::screen::bucket_secs;
+use crate::features::{Baselines, Features, Screened, TrainingEvent, Vectors};
+use crate::hash::FastMap;
+
+/// Flagged training events of one kind on one endpoint, within three buckets, that make an incident.
+pub const MIN_INCIDENT_EVENTS: usize = 3;
+/// Refits after judging the training events, at most.
+const MAX_JUDGED_REFITS: usize = 2;
+
+/// The verdict kinds training events are judged by (rules aside: they do not learn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    ResponseTime,
+    StatusCode,
+    Forest,
+}
+
+impl Kind {
+    fn of(v: &Verdict) -> Option<Kind> {
+        match v {
+            Verdict::ResponseTime => Some(Kind::ResponseTime),
+            Verdict::StatusCode => Some(Kind::StatusCode),
+            Verdict::Forest { .. } => Some(Kind::Forest),
+            Verdict::Rule(_) | Verdict::ErrorScanning => None,
+        }
+    }
+
+    /// The evidence gate of the kind alone (its model's threshold aside).
+    fn gate(self, v: &Vectors) -> bool {
+        match self {
+            Kind::ResponseTime => rt_far(v),
+            Kind::StatusCode => error_burst(v),
+            Kind::Forest => strongest(&v.forest) >= FOREST_GATE,
+        }
+    }
+}
+
+impl Detector {
+    /// Fit baselines and models on the current window (CPU work: call off the async reactor).
+    pub fn fit(&mut self) -> Result<TrainReport, DetectError> {
+        let need = self.cfg.detection.min_training_events;
+        if self.window.len() < need {
+            return Err(DetectError::NotEnoughData { have: self.window.len(), need });
+        }
+        self.fits += 1;
+        let seed_base = self.cfg.models.isolation_forest.seed;
+        let seed = (seed_base != 0).then(|| seed_base.wrapping_add(self.fits));
+        let events: &[TrainingEvent] = self.window.make_contiguous();
+        let previous = self.trained.as_ref().map(|t| &t.baselines);
+        let mut keep = vec![true; events.len()];
+        let mut judged = 0;
+        let mut screened = Screened::default();
+        let mut refits = 0;
+        let (trained, mut report) = loop {
+            let (baselines, s) = Baselines::fit_kept(events, &mut keep, self.cfg.features.max_endpoints, previous);
+            screened.latency += s.latency;
+            screened.errors += s.errors;
+            screened.failing += s.failing;
+            let (trained, report, vectors) = fit_models(&self.cfg, &self.features, events, &keep, baselines, seed);
+            if refits == MAX_JUDGED_REFITS {
+                break (trained, report);
+            }
+            let dropped = drop_incidents(&trained, events, &vectors, &mut keep);
+            if dropped == 0 {
+                break (trained, report);
+            }
+            judged += dropped;
+            refits += 1;
+        };
+        report.screened = screened;
+        report.judged_out = judged;
+        self.rate.seed(&trained.baselines);
+        // A re-baselined endpoint with events in the window has its own baseline again.
+        self.relearning.retain(|ep, _| !trained.baselines.endpoints.contains_key(ep));
+        self.trained = Some(trained);
+        Ok(report)
+    }
+}
+
+/// Fit the models on the kept events; also returns each kept event's vectors (by index).
+fn fit_models(
+    cfg: &Config,
+    features: &Features,
+    events: &[TrainingEvent],
+    keep: &[bool],
+    baselines: Baselines,
+    seed: Option<u64>,
+) -> (Trained, TrainReport, Vec<(usize, Vectors)>) {
+    let vectors: Vec<(usize, Vectors)> = events
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep[*i])
+        .map(|(i, e)| (i, features.vectors(e, &baselines)))
+        .collect();
+    let q = cfg.detection.anomaly_threshold;
+    let mut report = TrainReport {
+        events: vectors.len(),
+        endpoints: baselines.endpoints.len(),
+        models: vec![],
+        failures: vec![],
+        screened: Screened::default(),
+        judged_out: 0,
+    };
+    let forest = if cfg.models.isolation_forest.enabled {
+        let rows: Vec<Vec<f64>> = vectors.iter().map(|(_, v)| v.forest.clone()).collect();
+        let start = std::time::Instant::now();
+        let fitted = IsolationForestParams::new()
+            .trees(cfg.models.isolation_forest.trees)
+            .sample_size(cfg.models.isolation_forest.sample_size)
+            .seed(seed)
+            .check()
+            .and_then(|p| p.fit(&rows))
+            .map_err(|e| DetectError::Forest(e.to_string()));
+        match fitted {
+            Ok(model) => {
+                let threshold = forest_threshold(&model, &rows, q);
+                let fit_secs = start.elapsed().as_secs_f64();
+                report.models.push(("isolation_forest", rows.len(), fit_secs));
+                Some(Fitted { model, threshold, events: rows.len(), fit_secs })
+            }
+            Err(e) => {
+                report.failures.push(("isolation_forest", e.to_string()));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let response_time = fit_svm(
+        &cfg.models.ocsvm_response_time,
+        vectors.iter().filter_map(|(_, v)| v.response_time.map(|x| x.to_vec())).collect(),
+        q,
+        seed,
+        "ocsvm_response_time",
+        &mut report,
+    );
+    let status_code = fit_svm(
+        &cfg.models.ocsvm_status_code,
+        vectors.iter().filter_map(|(_, v)| v.status.map(|x| x.to_vec())).collect(),
+        q,
+        seed,
+        "ocsvm_status_code",
+        &mut report,
+    );
+    let trained_through = events.last().map_or(0.0, |e| e.time);
+    let trained = Trained { baselines, forest, response_time, status_code, trained_through, events: vectors.len() };
+    (trained, report, vectors)
+}
+
+/// Judge the kept training events with what was just fitted; where flagged events come together
+/// (an incident), clear `keep` for that endpoint's events there that pass the same gate. Returns
+/// how many were cleared.
+fn drop_incidents(
+    trained: &Trained,
+    events: &[TrainingEvent],
+    vectors: &[(usize, Vectors)],
+    keep: &mut [bool],
+) -> usize {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else { return 0 };
+    let width = bucket_secs((last.time - first.time).max(1.0));
+    let bucket = |e: &TrainingEvent| ((e.time - first.time) / width).floor() as i64;
+    let mut flagged: FastMap<(Arc<str>, Kind), FastMap<i64, usize>> = FastMap::default();
+    let mut verdicts = Vec::new();
+    for (i, v) in vectors {
+        verdicts.clear();
+        model_verdicts(trained, v, false, &mut verdicts);
+        for kind in verdicts.iter().filter_map(Kind::of) {
+            let e = &events[*i];
+            *flagged.entry((e.endpoint.clone(), kind)).or_default().entry(bucket(e)).or_default() += 1;
+        }
+    }
+    // Buckets (per endpoint and kind) with an incident around them.
+    let mut incident: FastMap<(Arc<str>, Kind), Vec<i64>> = FastMap::default();
+    for (key, by_bucket) in &flagged {
+        let near = |b: i64| (b - 1..=b + 1).map(|k| by_bucket.get(&k).copied().unwrap_or(0)).sum::<usize>();
+        let mut hot: Vec<i64> = by_bucket.keys().copied().filter(|&b| near(b) >= MIN_INCIDENT_EVENTS).collect();
+        if !hot.is_empty() {
+            hot.sort_unstable();
+            incident.insert(key.clone(), hot);
+        }
+    }
+    if incident.is_empty() {
+        return 0;
+    }
+    let mut dropped = 0;
+    for (i, v) in vectors {
+        let e = &events[*i];
+        let b = bucket(e);
+        for ((endpoint, kind), hot) in &incident {
+            if *endpoint == e.endpoint && hot.iter().any(|h| (h - b).abs() <= 1) && kind.gate(v) {
+                keep[*i] = false;
+                dropped += 1;
+                break;
+            }
+        }
+    }
+    dropped
+}
