@@ -211,6 +211,7 @@ impl Pipeline {
                     screened_errors = report.screened.errors,
                     screened_failing = report.screened.failing,
                     judged_out = report.judged_out,
+                    fit_ms = format!("{:.0}", report.secs * 1000.0),
                     models = %report.models.iter().map(|m| format!("{}({:.0} ms)", m.0, m.2 * 1000.0)).collect::<Vec<_>>().join(", "),
                     "Models trained"
                 );

@@ -86,6 +86,8 @@ pub struct TrainReport {
     pub screened: Screened,
     /// Events kept out after judging the training events (flagged events that came together).
     pub judged_out: usize,
+    /// Seconds the whole round took (screening, every fit, judging).
+    pub secs: f64,
 }
 
 /// Model names as exported in metrics and `detectors`.

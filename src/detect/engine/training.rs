@@ -65,6 +65,7 @@ impl Detector {
         if self.window.len() < need {
             return Err(DetectError::NotEnoughData { have: self.window.len(), need });
         }
+        let start = std::time::Instant::now();
         self.fits += 1;
         let seed_base = self.cfg.models.isolation_forest.seed;
         let seed = (seed_base != 0).then(|| seed_base.wrapping_add(self.fits));
@@ -92,6 +93,7 @@ impl Detector {
         };
         report.screened = screened;
         report.judged_out = judged;
+        report.secs = start.elapsed().as_secs_f64();
         self.rate.seed(&trained.baselines);
         // A re-baselined endpoint with events in the window has its own baseline again.
         self.relearning.retain(|ep, _| !trained.baselines.endpoints.contains_key(ep));
@@ -123,6 +125,7 @@ fn fit_models(
         failures: vec![],
         screened: Screened::default(),
         judged_out: 0,
+        secs: 0.0,
     };
     let forest = if cfg.models.isolation_forest.enabled {
         let rows: Vec<Vec<f64>> = vectors.iter().map(|(_, v)| v.forest.clone()).collect();
