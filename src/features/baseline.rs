@@ -227,7 +227,7 @@ impl Baselines {
         let pooled = fit_one(kept(), span_secs, global_error_rate);
 
         // Request rates count every request, incidents included (volume is judged on its own).
-        let mut all_requests: HashMap<&Arc<str>, u64> = HashMap::new();
+        let mut all_requests: FastMap<&Arc<str>, u64> = FastMap::default();
         for e in events {
             *all_requests.entry(&e.endpoint).or_default() += 1;
         }

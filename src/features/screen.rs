@@ -246,17 +246,22 @@ pub fn screen(events: &[TrainingEvent], keep: &mut [bool]) -> Screened {
     let mut drop = vec![false; events.len()];
     let mut screened = Screened::default();
     for own in by_endpoint.values_mut() {
-        own.sort_by(|a, b| events[*a].time.total_cmp(&events[*b].time));
-        let cut = buckets(events, own, width);
-        screened.latency += screen_latency(events, &cut, &mut drop);
-        screened.errors += screen_errors(events, &cut, &mut drop);
+        if own.len() < FAILING_MIN_EVENTS {
+            continue;
+        }
+        if own.len() >= MIN_BUCKETS * MIN_BUCKET_EVENTS {
+            own.sort_by(|a, b| events[*a].time.total_cmp(&events[*b].time));
+            let cut = buckets(events, own, width);
+            screened.latency += screen_latency(events, &cut, &mut drop);
+            screened.errors += screen_errors(events, &cut, &mut drop);
+        }
         let left: Vec<usize> = own.iter().copied().filter(|&i| !drop[i]).collect();
         let with_status = left.iter().filter(|&&i| events[i].status.is_some()).count();
         let failing = left.iter().filter(|&&i| is_5xx(&events[i])).count();
-        let extent = match (left.first(), left.last()) {
-            (Some(&a), Some(&b)) => events[b].time - events[a].time,
-            _ => 0.0,
-        };
+        let (lo, hi) = left
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| (lo.min(events[i].time), hi.max(events[i].time)));
+        let extent = hi - lo;
         let concentrated = extent < FAILING_SPAN_SHARE * span && left.len() >= FAILING_MIN_EVENTS;
         if concentrated && failing as f64 > FAILING_SHARE * with_status as f64 {
             for i in left {

@@ -80,11 +80,11 @@ impl Detector {
             screened.latency += s.latency;
             screened.errors += s.errors;
             screened.failing += s.failing;
-            let (trained, report, vectors) = fit_models(&self.cfg, &self.features, events, &keep, baselines, seed);
+            let (trained, report) = fit_models(&self.cfg, &self.features, events, &keep, baselines, seed);
             if refits == MAX_JUDGED_REFITS {
                 break (trained, report);
             }
-            let dropped = drop_incidents(&trained, events, &vectors, &mut keep);
+            let dropped = drop_incidents(&trained, &self.features, events, &mut keep);
             if dropped == 0 {
                 break (trained, report);
             }
@@ -102,7 +102,7 @@ impl Detector {
     }
 }
 
-/// Fit the models on the kept events; also returns each kept event's vectors (by index).
+/// Fit the models on the kept events.
 fn fit_models(
     cfg: &Config,
     features: &Features,
@@ -110,16 +110,20 @@ fn fit_models(
     keep: &[bool],
     baselines: Baselines,
     seed: Option<u64>,
-) -> (Trained, TrainReport, Vec<(usize, Vectors)>) {
-    let vectors: Vec<(usize, Vectors)> = events
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| keep[*i])
-        .map(|(i, e)| (i, features.vectors(e, &baselines)))
-        .collect();
+) -> (Trained, TrainReport) {
+    // Only the rows the models take: the vectors' evidence is recomputed where it is needed, so
+    // a large window does not hold it for every event at once.
+    let (mut forest_rows, mut rt_rows, mut status_rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (e, _) in events.iter().zip(keep).filter(|(_, k)| **k) {
+        let v = features.vectors(e, &baselines);
+        rt_rows.extend(v.response_time.map(|x| x.to_vec()));
+        status_rows.extend(v.status.map(|x| x.to_vec()));
+        forest_rows.push(v.forest);
+    }
+    let kept = forest_rows.len();
     let q = cfg.detection.anomaly_threshold;
     let mut report = TrainReport {
-        events: vectors.len(),
+        events: kept,
         endpoints: baselines.endpoints.len(),
         models: vec![],
         failures: vec![],
@@ -128,7 +132,7 @@ fn fit_models(
         secs: 0.0,
     };
     let forest = if cfg.models.isolation_forest.enabled {
-        let rows: Vec<Vec<f64>> = vectors.iter().map(|(_, v)| v.forest.clone()).collect();
+        let rows = forest_rows;
         let start = std::time::Instant::now();
         let fitted = IsolationForestParams::new()
             .trees(cfg.models.isolation_forest.trees)
@@ -152,46 +156,27 @@ fn fit_models(
     } else {
         None
     };
-    let response_time = fit_svm(
-        &cfg.models.ocsvm_response_time,
-        vectors.iter().filter_map(|(_, v)| v.response_time.map(|x| x.to_vec())).collect(),
-        q,
-        seed,
-        "ocsvm_response_time",
-        &mut report,
-    );
-    let status_code = fit_svm(
-        &cfg.models.ocsvm_status_code,
-        vectors.iter().filter_map(|(_, v)| v.status.map(|x| x.to_vec())).collect(),
-        q,
-        seed,
-        "ocsvm_status_code",
-        &mut report,
-    );
+    let response_time = fit_svm(&cfg.models.ocsvm_response_time, rt_rows, q, seed, "ocsvm_response_time", &mut report);
+    let status_code = fit_svm(&cfg.models.ocsvm_status_code, status_rows, q, seed, "ocsvm_status_code", &mut report);
     let trained_through = events.last().map_or(0.0, |e| e.time);
-    let trained = Trained { baselines, forest, response_time, status_code, trained_through, events: vectors.len() };
-    (trained, report, vectors)
+    let trained = Trained { baselines, forest, response_time, status_code, trained_through, events: kept };
+    (trained, report)
 }
 
 /// Judge the kept training events with what was just fitted; where flagged events come together
 /// (an incident), clear `keep` for that endpoint's events there that pass the same gate. Returns
 /// how many were cleared.
-fn drop_incidents(
-    trained: &Trained,
-    events: &[TrainingEvent],
-    vectors: &[(usize, Vectors)],
-    keep: &mut [bool],
-) -> usize {
+fn drop_incidents(trained: &Trained, features: &Features, events: &[TrainingEvent], keep: &mut [bool]) -> usize {
     let (Some(first), Some(last)) = (events.first(), events.last()) else { return 0 };
     let width = bucket_secs((last.time - first.time).max(1.0));
     let bucket = |e: &TrainingEvent| ((e.time - first.time) / width).floor() as i64;
     let mut flagged: FastMap<(Arc<str>, Kind), FastMap<i64, usize>> = FastMap::default();
     let mut verdicts = Vec::new();
-    for (i, v) in vectors {
+    for (e, _) in events.iter().zip(keep.iter()).filter(|(_, k)| **k) {
+        let v = features.vectors(e, &trained.baselines);
         verdicts.clear();
-        model_verdicts(trained, v, false, &mut verdicts);
+        model_verdicts(trained, &v, false, &mut verdicts);
         for kind in verdicts.iter().filter_map(Kind::of) {
-            let e = &events[*i];
             *flagged.entry((e.endpoint.clone(), kind)).or_default().entry(bucket(e)).or_default() += 1;
         }
     }
@@ -209,12 +194,15 @@ fn drop_incidents(
         return 0;
     }
     let mut dropped = 0;
-    for (i, v) in vectors {
-        let e = &events[*i];
+    for (i, e) in events.iter().enumerate() {
+        if !keep[i] || !incident.keys().any(|(endpoint, _)| *endpoint == e.endpoint) {
+            continue;
+        }
+        let v = features.vectors(e, &trained.baselines);
         let b = bucket(e);
         for ((endpoint, kind), hot) in &incident {
-            if *endpoint == e.endpoint && hot.iter().any(|h| (h - b).abs() <= 1) && kind.gate(v) {
-                keep[*i] = false;
+            if *endpoint == e.endpoint && hot.iter().any(|h| (h - b).abs() <= 1) && kind.gate(&v) {
+                keep[i] = false;
                 dropped += 1;
                 break;
             }
