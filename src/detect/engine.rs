@@ -72,6 +72,7 @@ pub struct Trained {
     pub status_code: Option<Fitted<OneClassSvm>>,
     /// Event time of the newest training event (Unix seconds).
     pub trained_through: f64,
+    /// Events in the training window (those screened out included).
     pub events: usize,
 }
 

@@ -159,7 +159,9 @@ fn fit_models(
     let response_time = fit_svm(&cfg.models.ocsvm_response_time, rt_rows, q, seed, "ocsvm_response_time", &mut report);
     let status_code = fit_svm(&cfg.models.ocsvm_status_code, status_rows, q, seed, "ocsvm_status_code", &mut report);
     let trained_through = events.last().map_or(0.0, |e| e.time);
-    let trained = Trained { baselines, forest, response_time, status_code, trained_through, events: kept };
+    // The window's size, screened events included: the schedule refits when the window doubles.
+    let window = events.len();
+    let trained = Trained { baselines, forest, response_time, status_code, trained_through, events: window };
     (trained, report)
 }
 
@@ -209,4 +211,36 @@ fn drop_incidents(trained: &Trained, features: &Features, events: &[TrainingEven
         }
     }
     dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(time: f64, endpoint: &str, status: u16) -> TrainingEvent {
+        TrainingEvent {
+            time,
+            endpoint: Arc::from(endpoint),
+            rt_ms: Some((20.0 + (time * 7.0) % 5.0) as f32),
+            status: Some(status),
+            bytes: Some(1000.0),
+            recent: Default::default(),
+            query_len: 0,
+        }
+    }
+
+    #[test]
+    fn a_window_mostly_screened_out_is_not_refitted_at_every_event() {
+        // The bug: the schedule compared the window with the events kept, so a window more than
+        // half screened out looked as if it had doubled since the fit, and refitted on every event.
+        let mut d = Detector::new(&Config::default());
+        let mut events: Vec<TrainingEvent> = (0..800).map(|i| ev(f64::from(i) * 0.5, "GET /a", 200)).collect();
+        events.extend((0..1200).map(|i| ev(100.0 + f64::from(i) * 0.05, "POST /new", 500)));
+        events.sort_by(|a, b| a.time.total_cmp(&b.time));
+        d.window.extend(events);
+        let report = d.fit().unwrap();
+        assert_eq!(report.screened.failing, 1200, "{report:?}");
+        assert!(!d.fit_due());
+        assert!(!d.trained().unwrap().baselines.endpoints.contains_key("POST /new"));
+    }
 }
