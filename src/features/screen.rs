@@ -23,7 +23,7 @@ use super::context::poisson_surprise;
 use super::TrainingEvent;
 use crate::hash::FastMap;
 
-/// Buckets a window is cut into (before the per-endpoint minimum of events widens them).
+/// Buckets an endpoint's events are cut into (before the minimum of events widens them).
 const TARGET_BUCKETS: f64 = 20.0;
 /// Bucket width bounds, seconds.
 const MIN_BUCKET_SECS: f64 = 2.0;
@@ -49,7 +49,7 @@ const FAILING_MIN_EVENTS: usize = 5;
 /// Smallest spread of ln(latency) used (as in the baselines: about ±10 %).
 const MIN_LOG_SCALE: f64 = 0.1;
 
-/// Width of the time buckets for a window spanning `span_secs`.
+/// Width of the time buckets for events spanning `span_secs`.
 pub fn bucket_secs(span_secs: f64) -> f64 {
     (span_secs / TARGET_BUCKETS).clamp(MIN_BUCKET_SECS, MAX_BUCKET_SECS)
 }
@@ -236,7 +236,6 @@ pub fn screen(events: &[TrainingEvent], keep: &mut [bool]) -> Screened {
         (Some(a), Some(b)) => (b.time - a.time).max(1.0),
         _ => return Screened::default(),
     };
-    let width = bucket_secs(span);
     let mut by_endpoint: FastMap<&str, Vec<usize>> = FastMap::default();
     for (i, e) in events.iter().enumerate() {
         if keep[i] {
@@ -251,7 +250,10 @@ pub fn screen(events: &[TrainingEvent], keep: &mut [bool]) -> Screened {
         }
         if own.len() >= MIN_BUCKETS * MIN_BUCKET_EVENTS {
             own.sort_by(|a, b| events[*a].time.total_cmp(&events[*b].time));
-            let cut = buckets(events, own, width);
+            // Cut by the endpoint's own extent: its flagged events are not in the window, so after
+            // a long incident its events may cover only part of it.
+            let extent = events[own[own.len() - 1]].time - events[own[0]].time;
+            let cut = buckets(events, own, bucket_secs(extent));
             screened.latency += screen_latency(events, &cut, &mut drop);
             screened.errors += screen_errors(events, &cut, &mut drop);
         }
@@ -374,5 +376,24 @@ mod tests {
         assert!(new_kept.is_empty(), "{new_kept:?}");
         let old_kept = events.iter().zip(&keep).filter(|(e, k)| **k && &*e.endpoint == "GET /old").count();
         assert!(old_kept > 250, "an endpoint failing all along is learned as it is ({old_kept} of 300)");
+    }
+
+    #[test]
+    fn an_endpoint_seen_in_part_of_the_window_is_cut_by_its_own_extent() {
+        // The bug: buckets a twentieth of the whole window wide gave an endpoint whose events
+        // cover only its first 100 s (the rest flagged, so not learned) four buckets, too few to
+        // judge, and its spike was learned.
+        let mut events = traffic(5, "GET /a", 5000, 600.0);
+        let mut b = traffic(6, "GET /b", 300, 100.0);
+        for e in b.iter_mut().filter(|e| e.time >= 60.0) {
+            e.rt_ms = e.rt_ms.map(|r| r * 10.0);
+        }
+        events.extend(b);
+        events.sort_by(|a, b| a.time.total_cmp(&b.time));
+        let mut keep = vec![true; events.len()];
+        screen(&events, &mut keep);
+        let spiked_kept =
+            events.iter().zip(&keep).filter(|(e, k)| **k && &*e.endpoint == "GET /b" && e.time >= 61.0).count();
+        assert!(spiked_kept <= 2, "{spiked_kept} spiked requests of GET /b kept");
     }
 }
