@@ -90,7 +90,9 @@ enum Command {
     /// as a markdown table (the README's table comes from `scripts/eval.sh`).
     Eval {
         /// Scenarios to run (default: all): latency_spike, lone_slow, error_burst,
-        /// new_failing_endpoint, scanner, large_responses, traffic_drop, clean_day, mixed.
+        /// new_failing_endpoint, scanner, large_responses, traffic_drop, clean_day, mixed; and with
+        /// incidents inside the learned history: dirty_start, dirty_train, live_mid_incident,
+        /// sweep_10k, sweep_50k, sweep_200k.
         #[arg(long = "scenario")]
         scenarios: Vec<String>,
         /// Log format of the generated traffic.
@@ -210,12 +212,17 @@ fn named_scenario(
     name: &str,
     seed: u64,
     format: anomaly_detector::source::demo::LineFormat,
-) -> Result<anomaly_detector::source::demo::TrafficConfig, BadConfig> {
-    use anomaly_detector::source::demo::{scenario, SCENARIOS};
-    scenario(name, seed, format).ok_or_else(|| {
+) -> Result<anomaly_detector::eval::Setup, BadConfig> {
+    use anomaly_detector::eval::{setup, HISTORY_SCENARIOS};
+    use anomaly_detector::source::demo::SCENARIOS;
+    setup(name, seed, format).ok_or_else(|| {
         BadConfig(config::ConfigError::Invalid {
             key: "--scenario".into(),
-            problem: format!("unknown scenario {name:?}; expected one of {}", SCENARIOS.join(", ")),
+            problem: format!(
+                "unknown scenario {name:?}; expected one of {}, {}",
+                SCENARIOS.join(", "),
+                HISTORY_SCENARIOS.join(", ")
+            ),
         })
     })
 }
@@ -361,7 +368,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = dump {
                 let name = scenarios.first().map_or("mixed", |s| s.as_str());
                 let f = if *format == EvalFormat::Combined { LineFormat::Combined } else { LineFormat::Json };
-                let traffic = named_scenario(name, *seed, f)?;
+                let traffic = named_scenario(name, *seed, f)?.traffic;
                 let n = anomaly_detector::eval::dump(traffic, path)?;
                 println!("wrote {n} lines to {} and labels to {}.labels.jsonl", path.display(), path.display());
                 return Ok(());
@@ -370,7 +377,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             cfg.server.enabled = false;
             init_logs(&cli, Some(&cfg));
             let names: Vec<String> = if scenarios.is_empty() {
-                SCENARIOS.iter().map(|s| s.to_string()).collect()
+                SCENARIOS
+                    .iter()
+                    .chain(anomaly_detector::eval::HISTORY_SCENARIOS.iter())
+                    .map(|s| s.to_string())
+                    .collect()
             } else {
                 scenarios.clone()
             };
@@ -384,9 +395,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 let mut results = Vec::new();
                 for name in &names {
                     for f in &formats {
-                        let traffic = named_scenario(name, seed, *f)?;
+                        let setup = named_scenario(name, seed, *f)?;
                         tracing::info!(scenario = %name, format = ?f, "Evaluating");
-                        results.push(anomaly_detector::eval::run(&cfg, name, traffic).map_err(anyhow::Error::msg)?);
+                        results.push(anomaly_detector::eval::run_setup(&cfg, name, setup).map_err(anyhow::Error::msg)?);
                     }
                 }
                 Ok(results)

@@ -1,7 +1,7 @@
 //! The synchronous core shared by `scan` and the daemon: parse → features → detect → incidents,
 //! with metrics and sinks. CPU work: the daemon calls it from a blocking task.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -64,6 +64,10 @@ pub struct Pipeline {
     source: SourceLabel,
     mode: Mode,
     warmup: Option<Vec<(FeatureRow, Option<Hold>)>>,
+    /// Live: the lines learned before the first models, judged by rules only (at most
+    /// `detection.min_training_events`); the first models judge them again.
+    unjudged: VecDeque<FeatureRow>,
+    unjudged_cap: usize,
     training_events: usize,
     per_event_metrics: bool,
     label_endpoints: HashSet<Arc<str>>,
@@ -110,6 +114,8 @@ impl Pipeline {
             sinks,
             source: SourceLabel { source: source.to_string() },
             warmup: (mode == Mode::ScanSelfTrained).then(Vec::new),
+            unjudged: VecDeque::new(),
+            unjudged_cap: cfg.detection.min_training_events,
             mode,
             training_events: cfg.detection.training_events,
             per_event_metrics: mode == Mode::Live,
@@ -242,6 +248,11 @@ impl Pipeline {
                 tracing::info!(
                     events = report.events,
                     endpoints = report.endpoints,
+                    screened_latency = report.screened.latency,
+                    screened_errors = report.screened.errors,
+                    screened_failing = report.screened.failing,
+                    judged_out = report.judged_out,
+                    fit_ms = format!("{:.0}", report.secs * 1000.0),
                     models = %report.models.iter().map(|m| format!("{}({:.0} ms)", m.0, m.2 * 1000.0)).collect::<Vec<_>>().join(", "),
                     "Models trained"
                 );
@@ -346,16 +357,39 @@ impl Pipeline {
         if self.detector.is_trained() {
             self.metrics.events_scored.inc();
         }
+        let trained = self.detector.is_trained();
         match self.detector.score(&row) {
             Some(a) if self.dismissals.covers(&a) => {
                 self.count_dismissed();
                 self.learn(&row);
             }
             Some(a) => self.handle_anomaly(a, out),
-            None => self.learn(&row),
+            None => {
+                self.learn(&row);
+                if !trained && self.mode == Mode::Live {
+                    // Judged by rules alone so far: the first models judge it again.
+                    if self.unjudged.len() >= self.unjudged_cap {
+                        self.unjudged.pop_front();
+                    }
+                    self.unjudged.push_back(row);
+                }
+            }
         }
         if self.detector.fit_due() {
             self.fit();
+            if self.detector.is_trained() {
+                self.judge_history(out);
+            }
+        }
+    }
+
+    /// The daemon's first models judge the lines it learned them from, which only rules had
+    /// judged: an incident under way when the daemon started is reported from its first line.
+    fn judge_history(&mut self, out: &mut Vec<Anomaly>) {
+        for row in std::mem::take(&mut self.unjudged) {
+            if let Some(a) = self.detector.score(&row) {
+                self.handle_anomaly(a, out);
+            }
         }
     }
 
@@ -390,7 +424,8 @@ impl Pipeline {
             }
             match self.mode {
                 Mode::LearnOnly => {
-                    if hold.is_none() {
+                    // Learned unscored, but what a rule flags is never normal.
+                    if hold.is_none() && !self.detector.flagged_by_rules(&row) {
                         self.learn(&row);
                     }
                     if self.detector.fit_due() && self.detector.is_trained() {
@@ -398,7 +433,7 @@ impl Pipeline {
                     }
                 }
                 Mode::ScanSelfTrained if self.warmup.is_some() => {
-                    if hold.is_none() {
+                    if hold.is_none() && !self.detector.flagged_by_rules(&row) {
                         self.learn(&row);
                     }
                     let buf = self.warmup.as_mut().expect("checked");

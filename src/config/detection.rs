@@ -16,7 +16,8 @@ pub struct DetectionConfig {
     /// Events needed before the models are trained; until then only rules run.
     pub min_training_events: usize,
     /// Size of the rolling training window (events). `scan` without `--train` learns from this
-    /// many first lines.
+    /// many first lines. Incidents inside it are screened out; each event costs about 1.2 kB of
+    /// peak memory and 300 bytes of `models.json`.
     pub training_events: usize,
     /// Seconds between refits of the models on the rolling window.
     pub retrain_interval_secs: u64,

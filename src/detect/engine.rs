@@ -8,6 +8,7 @@
 //! that every anomaly can say why in a sentence and healthy traffic stays quiet.
 
 pub mod rebaseline;
+mod training;
 
 pub use rebaseline::{Reset, RELEARN_EVENTS};
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::explain;
-use super::forest::{IsolationForest, IsolationForestParams, OutlierModel};
+use super::forest::{IsolationForest, OutlierModel};
 use super::gates::{
     BURST_GATE, BURST_MIN_ERRORS, FOREST_GATE, RT_CONTEXT_Z, RT_GATE_IN_SPIKE_Z, RT_GATE_Z, RT_MIN_EXCESS_MS,
     SCAN_GATE, SCAN_MIN_ERRORS,
@@ -28,7 +29,7 @@ use super::suppress::{Hold, Suppressor};
 use super::svm::{OneClassSvm, OneClassSvmParams};
 use super::{Anomaly, AnomalyKind};
 use crate::config::{Config, SvmConfig};
-use crate::features::{Baselines, FeatureRow, Features, TrainingEvent, Vectors};
+use crate::features::{Baselines, FeatureRow, Features, Screened, TrainingEvent, Vectors};
 use crate::hash::FastMap;
 use crate::parse::LogEvent;
 
@@ -71,6 +72,7 @@ pub struct Trained {
     pub status_code: Option<Fitted<OneClassSvm>>,
     /// Event time of the newest training event (Unix seconds).
     pub trained_through: f64,
+    /// Events in the training window (those screened out included).
     pub events: usize,
 }
 
@@ -81,6 +83,12 @@ pub struct TrainReport {
     pub endpoints: usize,
     pub models: Vec<(&'static str, usize, f64)>,
     pub failures: Vec<(&'static str, String)>,
+    /// Events the screen of the window kept out (incidents concentrated in time).
+    pub screened: Screened,
+    /// Events kept out after judging the training events (flagged events that came together).
+    pub judged_out: usize,
+    /// Seconds the whole round took (screening, every fit, judging).
+    pub secs: f64,
 }
 
 /// Model names as exported in metrics and `detectors`.
@@ -180,6 +188,11 @@ impl Detector {
         a.kind == AnomalyKind::Volume && self.suppress.in_maintenance(&a.endpoint, a.timestamp - window, a.timestamp)
     }
 
+    /// Whether a rule flags the event (suspicious requests are not learned, trained or not).
+    pub fn flagged_by_rules(&self, row: &FeatureRow) -> bool {
+        !self.rules.check(&row.event).is_empty()
+    }
+
     /// Add a clean event to the training window.
     pub fn learn(&mut self, row: &FeatureRow) {
         if self.window.len() >= self.cfg.detection.training_events {
@@ -205,77 +218,6 @@ impl Detector {
         }
     }
 
-    /// Fit baselines and models on the current window (CPU work: call off the async reactor).
-    pub fn fit(&mut self) -> Result<TrainReport, DetectError> {
-        let need = self.cfg.detection.min_training_events;
-        if self.window.len() < need {
-            return Err(DetectError::NotEnoughData { have: self.window.len(), need });
-        }
-        let events: &[TrainingEvent] = self.window.make_contiguous();
-        let baselines =
-            Baselines::fit(events, self.cfg.features.max_endpoints, self.trained.as_ref().map(|t| &t.baselines));
-        let vectors: Vec<Vectors> = events.iter().map(|e| self.features.vectors(e, &baselines)).collect();
-        let q = self.cfg.detection.anomaly_threshold;
-        self.fits += 1;
-        let seed_base = self.cfg.models.isolation_forest.seed;
-        let seed = (seed_base != 0).then(|| seed_base.wrapping_add(self.fits));
-        let mut report = TrainReport {
-            events: events.len(),
-            endpoints: baselines.endpoints.len(),
-            models: vec![],
-            failures: vec![],
-        };
-
-        let forest = if self.cfg.models.isolation_forest.enabled {
-            let rows: Vec<Vec<f64>> = vectors.iter().map(|v| v.forest.clone()).collect();
-            let start = std::time::Instant::now();
-            let fitted = IsolationForestParams::new()
-                .trees(self.cfg.models.isolation_forest.trees)
-                .sample_size(self.cfg.models.isolation_forest.sample_size)
-                .seed(seed)
-                .check()
-                .and_then(|p| p.fit(&rows))
-                .map_err(|e| DetectError::Forest(e.to_string()));
-            match fitted {
-                Ok(model) => {
-                    let threshold = forest_threshold(&model, &rows, q);
-                    let fit_secs = start.elapsed().as_secs_f64();
-                    report.models.push(("isolation_forest", rows.len(), fit_secs));
-                    Some(Fitted { model, threshold, events: rows.len(), fit_secs })
-                }
-                Err(e) => {
-                    report.failures.push(("isolation_forest", e.to_string()));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let response_time = fit_svm(
-            &self.cfg.models.ocsvm_response_time,
-            vectors.iter().filter_map(|v| v.response_time.map(|x| x.to_vec())).collect(),
-            q,
-            seed,
-            "ocsvm_response_time",
-            &mut report,
-        );
-        let status_code = fit_svm(
-            &self.cfg.models.ocsvm_status_code,
-            vectors.iter().filter_map(|v| v.status.map(|x| x.to_vec())).collect(),
-            q,
-            seed,
-            "ocsvm_status_code",
-            &mut report,
-        );
-        self.rate.seed(&baselines);
-        // A re-baselined endpoint with events in the window has its own baseline again.
-        self.relearning.retain(|ep, _| !baselines.endpoints.contains_key(ep));
-        let trained_through = events.last().map_or(0.0, |e| e.time);
-        self.trained =
-            Some(Trained { baselines, forest, response_time, status_code, trained_through, events: events.len() });
-        Ok(report)
-    }
-
     /// Score one event: rules always, models once trained (and, on a re-baselined endpoint, once
     /// it has its own baseline again). `None` when nothing is abnormal.
     pub fn score(&self, row: &FeatureRow) -> Option<Anomaly> {
@@ -284,42 +226,7 @@ impl Detector {
         let trained = self.trained.as_ref().filter(|_| !self.relearning.contains_key(&row.summary.endpoint));
         if let Some(t) = trained {
             let v = self.features.vectors(&row.summary, &t.baselines);
-            let ev = &v.evidence;
-            if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
-                let far =
-                    ev.rt_z >= RT_GATE_Z || (ev.rt_z >= RT_GATE_IN_SPIKE_Z && ev.endpoint_latency_z >= RT_CONTEXT_Z);
-                // Judged only against the endpoint's own baseline: a pooled one would call a rare,
-                // slow-by-nature endpoint slow (and keep it out of training for good).
-                let slow = far && ev.known_endpoint && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms + RT_MIN_EXCESS_MS);
-                // The evidence first: it is cheap, and the model is asked only when it could matter.
-                if slow && f.model.decision(&x) < f.threshold {
-                    verdicts.push(explain::Verdict::ResponseTime);
-                }
-            }
-            if let (Some(f), Some(x)) = (&t.status_code, v.status) {
-                let burst = matches!(ev.status, Some(500..=599))
-                    && ev.endpoint_error_surprise >= BURST_GATE
-                    && ev.endpoint_recent_errors >= BURST_MIN_ERRORS;
-                if burst && f.model.decision(&x) < f.threshold {
-                    verdicts.push(explain::Verdict::StatusCode);
-                }
-            }
-            if self.error_scanning
-                && matches!(ev.status, Some(400..=499))
-                && ev.client_error_surprise >= SCAN_GATE
-                && ev.client_recent_errors >= SCAN_MIN_ERRORS
-                && ev.client_recent_errors >= 0.5 * ev.client_recent
-            {
-                verdicts.push(explain::Verdict::ErrorScanning);
-            }
-            if let Some(f) = &t.forest {
-                if strongest(&v.forest) >= FOREST_GATE {
-                    let s = f.model.score(&v.forest);
-                    if s > f.threshold {
-                        verdicts.push(explain::Verdict::Forest { score: s, threshold: f.threshold });
-                    }
-                }
-            }
+            model_verdicts(t, &v, self.error_scanning, &mut verdicts);
             if verdicts.is_empty() {
                 return None;
             }
@@ -351,6 +258,56 @@ impl Detector {
         }
         self.rate.advance(now.as_nanosecond() as f64 / 1e9)
     }
+}
+
+/// The models' verdicts on one event's vectors (the rules aside), each behind its evidence gate.
+/// `error_scanning`: the `error_scanning` rule is on.
+fn model_verdicts(t: &Trained, v: &Vectors, error_scanning: bool, verdicts: &mut Vec<explain::Verdict>) {
+    let ev = &v.evidence;
+    if let (Some(f), Some(x)) = (&t.response_time, v.response_time) {
+        // Judged only against the endpoint's own baseline: a pooled one would call a rare,
+        // slow-by-nature endpoint slow (and keep it out of training for good).
+        let slow = rt_far(v) && ev.known_endpoint && ev.rt_ms.is_some_and(|rt| rt > ev.rt_p99_ms + RT_MIN_EXCESS_MS);
+        // The evidence first: it is cheap, and the model is asked only when it could matter.
+        if slow && f.model.decision(&x) < f.threshold {
+            verdicts.push(explain::Verdict::ResponseTime);
+        }
+    }
+    if let (Some(f), Some(x)) = (&t.status_code, v.status) {
+        if error_burst(v) && f.model.decision(&x) < f.threshold {
+            verdicts.push(explain::Verdict::StatusCode);
+        }
+    }
+    if error_scanning
+        && matches!(ev.status, Some(400..=499))
+        && ev.client_error_surprise >= SCAN_GATE
+        && ev.client_recent_errors >= SCAN_MIN_ERRORS
+        && ev.client_recent_errors >= 0.5 * ev.client_recent
+    {
+        verdicts.push(explain::Verdict::ErrorScanning);
+    }
+    if let Some(f) = &t.forest {
+        if strongest(&v.forest) >= FOREST_GATE {
+            let s = f.model.score(&v.forest);
+            if s > f.threshold {
+                verdicts.push(explain::Verdict::Forest { score: s, threshold: f.threshold });
+            }
+        }
+    }
+}
+
+/// The response time is far off its baseline: alone, or while the endpoint is slow too (a spike).
+fn rt_far(v: &Vectors) -> bool {
+    let ev = &v.evidence;
+    ev.rt_z >= RT_GATE_Z || (ev.rt_z >= RT_GATE_IN_SPIKE_Z && ev.endpoint_latency_z >= RT_CONTEXT_Z)
+}
+
+/// A 5xx that is part of a burst on its endpoint.
+fn error_burst(v: &Vectors) -> bool {
+    let ev = &v.evidence;
+    matches!(ev.status, Some(500..=599))
+        && ev.endpoint_error_surprise >= BURST_GATE
+        && ev.endpoint_recent_errors >= BURST_MIN_ERRORS
 }
 
 /// The Isolation Forest threshold: the score above which a fraction `q` of the training rows

@@ -1,11 +1,13 @@
 //! Per-endpoint baselines learned from the training window: latency, size, status mix, rate.
-//! Medians and MADs, so the incidents inside the window do not become the new normal.
+//! Medians and MADs of a screened window (see [`screen`](super::screen)), so the incidents inside
+//! the window do not become the new normal.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::screen::{screen, Screened};
 use super::TrainingEvent;
 use crate::hash::FastMap;
 
@@ -49,7 +51,7 @@ pub struct Baselines {
     pub endpoints: FastMap<Arc<str>, EndpointBaseline>,
     /// Pooled over all events (used for endpoints with little or no history).
     pub pooled: EndpointBaseline,
-    /// Fraction of 4xx/5xx responses per request across all clients.
+    /// Fraction of 4xx responses per request across all clients.
     pub client_error_rate: f64,
     /// Seconds spanned by the training window.
     pub span_secs: f64,
@@ -151,16 +153,23 @@ struct Window {
 }
 
 impl Window {
-    fn of(events: &[TrainingEvent]) -> Window {
+    /// `events` is the whole window (for its span); the rates come from the `kept` ones.
+    fn of<'a>(events: &[TrainingEvent], kept: impl Iterator<Item = &'a TrainingEvent>) -> Window {
         let span_secs = match (events.first(), events.last()) {
             (Some(a), Some(b)) => (b.time - a.time).max(1.0),
             _ => 1.0,
         };
-        let total_status = events.iter().filter(|e| e.status.is_some()).count().max(1) as f64;
-        let global_error_rate = (events.iter().filter(|e| matches!(e.status, Some(500..=599))).count() as f64 + 1.0)
-            / (total_status + 100.0);
-        let client_error_rate = (events.iter().filter(|e| matches!(e.status, Some(400..=599))).count() as f64 + 1.0)
-            / (total_status + 100.0);
+        let (mut total_status, mut errors_5xx, mut errors) = (0usize, 0usize, 0usize);
+        for e in kept {
+            if let Some(s) = e.status {
+                total_status += 1;
+                errors_5xx += usize::from((500..=599).contains(&s));
+                errors += usize::from((400..=499).contains(&s));
+            }
+        }
+        let total_status = total_status.max(1) as f64;
+        let global_error_rate = (errors_5xx as f64 + 1.0) / (total_status + 100.0);
+        let client_error_rate = (errors as f64 + 1.0) / (total_status + 100.0);
         Window { span_secs, global_error_rate, client_error_rate }
     }
 }
@@ -195,23 +204,48 @@ fn fit_endpoint<'a>(
 
 impl Baselines {
     /// Learn baselines from the training events, tracking at most `max_endpoints` endpoints (the
-    /// busiest); the rest share the pooled baseline.
+    /// busiest); the rest share the pooled baseline. The window is screened first (see
+    /// [`screen`](super::screen)): events of incidents inside it are not learned.
     ///
     /// `previous` baselines are kept for endpoints the new window has fewer events of.
     pub fn fit(events: &[TrainingEvent], max_endpoints: usize, previous: Option<&Baselines>) -> Baselines {
-        let Window { span_secs, global_error_rate, client_error_rate } = Window::of(events);
-        let pooled = fit_one(events.iter(), span_secs, global_error_rate);
+        let mut keep = vec![true; events.len()];
+        Baselines::fit_kept(events, &mut keep, max_endpoints, previous).0
+    }
 
-        let mut by_endpoint: HashMap<&Arc<str>, Vec<&TrainingEvent>> = HashMap::new();
+    /// [`fit`](Self::fit) from the events with `keep[i]` set; screening clears `keep` of the
+    /// events it finds in incidents, and says how many.
+    pub fn fit_kept(
+        events: &[TrainingEvent],
+        keep: &mut [bool],
+        max_endpoints: usize,
+        previous: Option<&Baselines>,
+    ) -> (Baselines, Screened) {
+        let screened = screen(events, keep);
+        let kept = || events.iter().zip(keep.iter()).filter(|(_, k)| **k).map(|(e, _)| e);
+        let Window { span_secs, global_error_rate, client_error_rate } = Window::of(events, kept());
+        let pooled = fit_one(kept(), span_secs, global_error_rate);
+
+        // Request rates count every request, incidents included (volume is judged on its own).
+        let mut all_requests: FastMap<&Arc<str>, u64> = FastMap::default();
         for e in events {
+            *all_requests.entry(&e.endpoint).or_default() += 1;
+        }
+        let mut by_endpoint: HashMap<&Arc<str>, Vec<&TrainingEvent>> = HashMap::new();
+        for e in kept() {
             by_endpoint.entry(&e.endpoint).or_default().push(e);
         }
         let mut ranked: Vec<(&Arc<str>, Vec<&TrainingEvent>)> = by_endpoint.into_iter().collect();
         ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(b.0)));
         ranked.truncate(max_endpoints);
+        let span = span_secs.max(1.0);
         let mut endpoints: FastMap<Arc<str>, EndpointBaseline> = ranked
             .into_iter()
-            .map(|(name, evs)| (name.clone(), fit_endpoint(evs.iter().copied(), span_secs, global_error_rate, &pooled)))
+            .map(|(name, evs)| {
+                let mut b = fit_endpoint(evs.iter().copied(), span_secs, global_error_rate, &pooled);
+                b.rate_per_sec = all_requests.get(name).copied().unwrap_or(b.count) as f64 / span;
+                (name.clone(), b)
+            })
             .collect();
         if let Some(prev) = previous {
             // A rare endpoint may have few (or no) events in this window, not least because its
@@ -223,17 +257,30 @@ impl Baselines {
                 }
             }
         }
-        Baselines { endpoints, pooled, client_error_rate, span_secs }
+        (Baselines { endpoints, pooled, client_error_rate, span_secs }, screened)
     }
 
     /// The baseline of one endpoint alone, learned from its events among `events` (the training
-    /// window), as [`Baselines::fit`] would learn it; `None` when it has no events there.
+    /// window), as [`Baselines::fit`] would learn it; `None` when it has no events there (or
+    /// only events screening takes for an incident).
     pub fn fit_one_endpoint(events: &[TrainingEvent], endpoint: &str) -> Option<EndpointBaseline> {
-        let w = Window::of(events);
-        let mut own = events.iter().filter(|e| &*e.endpoint == endpoint).peekable();
+        let mut keep: Vec<bool> = events.iter().map(|e| &*e.endpoint == endpoint).collect();
+        if !keep.contains(&true) {
+            return None;
+        }
+        // Screened alone, as the whole fit screens each endpoint apart; the window-wide rates
+        // come from the whole window, screened too.
+        let mut all = vec![true; events.len()];
+        screen(events, &mut all);
+        screen(events, &mut keep);
+        let w = Window::of(events, events.iter().zip(&all).filter(|(_, k)| **k).map(|(e, _)| e));
+        let pooled =
+            fit_one(events.iter().zip(&all).filter(|(_, k)| **k).map(|(e, _)| e), w.span_secs, w.global_error_rate);
+        let mut own = events.iter().zip(&keep).filter(|(_, k)| **k).map(|(e, _)| e).peekable();
         own.peek()?;
-        let pooled = fit_one(events.iter(), w.span_secs, w.global_error_rate);
-        Some(fit_endpoint(own, w.span_secs, w.global_error_rate, &pooled))
+        let mut b = fit_endpoint(own, w.span_secs, w.global_error_rate, &pooled);
+        b.rate_per_sec = events.iter().filter(|e| &*e.endpoint == endpoint).count() as f64 / w.span_secs.max(1.0);
+        Some(b)
     }
 
     /// The baseline an event on `endpoint` is judged against, and whether the endpoint is known.

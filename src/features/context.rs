@@ -88,7 +88,7 @@ pub struct Recent {
     pub endpoint_log_rt: f64,
     /// Decayed requests from this client, this one included.
     pub client_total: f64,
-    /// Decayed 4xx/5xx responses to this client, this one included.
+    /// Decayed 4xx responses to this client, this one included (5xx are the server's errors).
     pub client_errors: f64,
 }
 
@@ -128,7 +128,9 @@ impl Context {
         rt_ms: Option<f64>,
     ) -> Recent {
         let is_5xx = matches!(status, Some(500..=599));
-        let is_err = matches!(status, Some(400..=599));
+        // A client's own errors: 4xx. During an error burst every client collects 5xx, and that
+        // is the server's incident, not something the client does.
+        let is_err = matches!(status, Some(400..=499));
         let ep = match self.endpoints.get_mut(endpoint) {
             Some(e) => e,
             None => {
@@ -256,6 +258,11 @@ mod tests {
             last = c.observe(100.0 + i as f64 * 0.1, &ep, Some("b"), Some(503), Some(10.0));
         }
         assert!(last.endpoint_errors > 9.0 && last.endpoint_errors <= 10.0, "{last:?}");
+        // 5xx are the server's errors, not the client's.
+        assert!(last.client_errors < 0.01, "{last:?}");
+        for i in 0..10 {
+            last = c.observe(110.0 + i as f64 * 0.1, &ep, Some("b"), Some(404), Some(10.0));
+        }
         assert!(last.client_errors > 9.0);
     }
 }

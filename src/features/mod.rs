@@ -4,9 +4,11 @@
 //!
 //! - [`baseline`]: per-endpoint baselines (robust: medians and MADs)
 //! - [`context`]: decayed per-endpoint and per-client counters (the last minute or so)
+//! - [`screen`]: keeps the incidents inside a training window out of what is learned
 
 pub mod baseline;
 pub mod context;
+pub mod screen;
 
 use crate::hash::FastMap;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use baseline::{Baselines, EndpointBaseline};
 pub use context::{poisson_surprise, Context, Recent};
+pub use screen::Screened;
 
 use crate::config::FeaturesConfig;
 use crate::parse::LogEvent;

@@ -1,6 +1,14 @@
 //! Evaluation: runs the detector over labelled generated traffic (labels kept outside the lines)
 //! and measures what a user feels: line-level precision and recall, incidents found, time to
 //! detect, and false alarms on clean traffic. `anomaly-detector eval` prints it as a markdown table.
+//!
+//! - [`history`]: scenarios whose incidents lie inside the history the detector learns from
+//!   (a self-trained file that starts with incidents, a `--train` file holding incidents, a daemon
+//!   started as an incident begins, and the training-size sweep).
+
+pub mod history;
+
+pub use history::{setup, Learning, Setup, HISTORY_SCENARIOS};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -54,6 +62,8 @@ pub struct ScenarioResult {
     pub incidents: Vec<IncidentOutcome>,
     /// Recall per injected kind: (labelled, flagged).
     pub recall_by_kind: BTreeMap<&'static str, (u64, u64)>,
+    /// The first few clean lines flagged: line number, kind, endpoint and reason.
+    pub clean_flagged_examples: Vec<String>,
 }
 
 #[derive(Default)]
@@ -81,14 +91,43 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// Run one scenario through a fresh detector, as `scan` would (learning from the first
 /// `detection.training_events` lines), and score the result against the labels.
 pub fn run(cfg: &Config, name: &str, traffic: TrafficConfig) -> Result<ScenarioResult, String> {
+    run_setup(cfg, name, Setup { traffic, learning: Learning::SelfTrained, training_events: None })
+}
+
+/// Run one scenario as its [`Setup`] says (what the detector learns from, how much), and score
+/// the result against the labels of the scored traffic.
+pub fn run_setup(cfg: &Config, name: &str, setup: Setup) -> Result<ScenarioResult, String> {
+    let Setup { traffic, learning, training_events } = setup;
+    let mut cfg = cfg.clone();
+    if let Some(n) = training_events {
+        cfg.detection.training_events = n;
+    }
+    let cfg = &cfg;
     let format = match traffic.format {
         LineFormat::Json => "json",
         LineFormat::Combined => "combined",
     };
     let mut generator = TrafficGenerator::new(traffic).map_err(|e| e.to_string())?;
     let collect = Arc::new(Collect::default());
-    let mut pipeline =
-        Pipeline::new(cfg, Mode::ScanSelfTrained, Arc::new(Metrics::new()), vec![collect.clone()], "eval");
+    let mode = match learning {
+        Learning::SelfTrained => Mode::ScanSelfTrained,
+        Learning::TrainFile(_) => Mode::LearnOnly,
+        Learning::Live => Mode::Live,
+    };
+    let mut pipeline = Pipeline::new(cfg, mode, Arc::new(Metrics::new()), vec![collect.clone()], "eval");
+    if let Learning::TrainFile(train) = learning {
+        // As `scan --train FILE`: learn the whole file, fit, then score the input.
+        let mut batch = Vec::with_capacity(4096);
+        for (i, g) in TrafficGenerator::new(train).map_err(|e| e.to_string())?.enumerate() {
+            batch.push(RawLine::new(g.time, g.line, i as u64 + 1));
+            if batch.len() == 4096 {
+                pipeline.process(std::mem::take(&mut batch));
+            }
+        }
+        pipeline.process(batch);
+        pipeline.fit();
+        pipeline.set_mode(Mode::ScanPretrained);
+    }
     let mut labels: Vec<Option<(IncidentKind, u32)>> = Vec::new();
     let mut anomalies: Vec<Anomaly> = Vec::new();
     let (mut first, mut last) = (None, None);
@@ -114,6 +153,7 @@ pub fn run(cfg: &Config, name: &str, traffic: TrafficConfig) -> Result<ScenarioR
     };
     let mut flagged_by_incident: HashMap<u32, (u64, Option<jiff::Timestamp>, Vec<String>)> = HashMap::new();
     let (mut flagged, mut tp, mut clean_flagged) = (0u64, 0u64, 0u64);
+    let mut clean_examples = Vec::new();
     let mut recall_by_kind: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     for l in labels.iter().flatten() {
         recall_by_kind.entry(l.0.as_str()).or_default().0 += 1;
@@ -134,7 +174,12 @@ pub fn run(cfg: &Config, name: &str, traffic: TrafficConfig) -> Result<ScenarioR
                     e.2.push(a.kind.as_str().into());
                 }
             }
-            None => clean_flagged += 1,
+            None => {
+                clean_flagged += 1;
+                if clean_examples.len() < 20 {
+                    clean_examples.push(format!("line {line} {} {}: {}", a.kind.as_str(), a.endpoint, a.reason));
+                }
+            }
         }
     }
     // Window-level: a volume anomaly on a dropped endpoint during (or right after) the drop.
@@ -205,6 +250,7 @@ pub fn run(cfg: &Config, name: &str, traffic: TrafficConfig) -> Result<ScenarioR
         hours,
         incidents,
         recall_by_kind,
+        clean_flagged_examples: clean_examples,
     })
 }
 
