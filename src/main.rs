@@ -438,7 +438,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             if let Some(problem) = &checked.state_problem {
                 eprintln!("warning: state.dir: {problem}; run would go on without persistence");
             }
-            if let Some(line) = checked.describe_shard(&cfg) {
+            if let Some((line, _)) = checked.describe_shard(&cfg) {
                 println!("{line}");
             }
             println!(

@@ -62,8 +62,9 @@ pub struct Preflight {
 }
 
 impl Preflight {
-    /// One line on where this replica stands and what it found (check-config and run say it).
-    pub fn describe_shard(&self, cfg: &Config) -> Option<String> {
+    /// One line on where this replica stands and what it found (check-config and run say it), and
+    /// whether it reports a changed `loki.shard_count` (a warning).
+    pub fn describe_shard(&self, cfg: &Config) -> Option<(String, bool)> {
         match &self.placement {
             Some(p) => {
                 let from =
@@ -79,13 +80,14 @@ impl Preflight {
                         "; loki.shard_count changed ({prev}): this shard starts a new state (a backfill of its streams, new models) and leaves the old one in place"
                     ));
                 }
-                Some(line)
+                Some((line, p.previous.is_some()))
             }
             None if cfg.source.kind == SourceKind::Loki => shard::other_assignments(&cfg.state.dir, 1).map(|prev| {
-                format!(
+                let line = format!(
                     "loki.shard_count changed ({prev}): this single instance reads every stream with the state in {}",
                     cfg.state.dir.display()
-                )
+                );
+                (line, true)
             }),
             None => None,
         }
@@ -169,12 +171,10 @@ const CHANNEL_COMMANDS: usize = 8;
 /// Run the daemon until `shutdown` is cancelled (or a finite source ends).
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), AppError> {
     let checked = preflight(&cfg)?;
-    if let Some(line) = checked.describe_shard(&cfg) {
-        if line.contains("changed") {
-            tracing::warn!("{line}");
-        } else {
-            tracing::info!("{line}");
-        }
+    match checked.describe_shard(&cfg) {
+        Some((line, true)) => tracing::warn!("{line}"),
+        Some((line, false)) => tracing::info!("{line}"),
+        None => {}
     }
     let cfg = checked.apply(cfg);
     if let Some(problem) = &checked.state_problem {

@@ -427,6 +427,19 @@ pub fn parse_time(v: &str) -> Result<i64, String> {
     }
 }
 
+/// `start` and `end` as Loki reads them (default: the hour before now), or the text of its 400.
+fn time_range(p: &Params) -> Result<(i64, i64), String> {
+    let end = match param(p, "end").map(parse_time).transpose() {
+        Ok(e) => e.unwrap_or_else(now_ns),
+        Err(e) => return Err(format!("could not parse 'end' parameter: {e}")),
+    };
+    let start = match param(p, "start").map(parse_time).transpose() {
+        Ok(s) => s.unwrap_or(end - 3600 * 1_000_000_000),
+        Err(e) => return Err(format!("could not parse 'start' parameter: {e}")),
+    };
+    Ok((start, end))
+}
+
 fn go_duration(ns: i64) -> String {
     let s = ns / 1_000_000_000;
     format!("{}h{}m{}s", s / 3600, (s % 3600) / 60, s % 60)
@@ -454,13 +467,9 @@ async fn query_range(State(inner): State<Shared>, Query(p): Query<Params>, heade
     if let Some(r) = fault_response(fault).await {
         return r;
     }
-    let end = match param(&p, "end").map(parse_time).transpose() {
-        Ok(e) => e.unwrap_or_else(now_ns),
-        Err(e) => return text(400, format!("could not parse 'end' parameter: {e}")),
-    };
-    let start = match param(&p, "start").map(parse_time).transpose() {
-        Ok(s) => s.unwrap_or(end - 3600 * 1_000_000_000),
-        Err(e) => return text(400, format!("could not parse 'start' parameter: {e}")),
+    let (start, end) = match time_range(&p) {
+        Ok(r) => r,
+        Err(e) => return text(400, e),
     };
     if end <= start {
         return text(400, "end timestamp must not be before or equal to start time");
@@ -564,13 +573,9 @@ async fn series(State(inner): State<Shared>, Query(p): Query<Params>, headers: H
     if let Some(r) = fault_response(fault).await {
         return r;
     }
-    let end = match param(&p, "end").map(parse_time).transpose() {
-        Ok(e) => e.unwrap_or_else(now_ns),
-        Err(e) => return text(400, format!("could not parse 'end' parameter: {e}")),
-    };
-    let start = match param(&p, "start").map(parse_time).transpose() {
-        Ok(s) => s.unwrap_or(end - 3600 * 1_000_000_000),
-        Err(e) => return text(400, format!("could not parse 'start' parameter: {e}")),
+    let (start, end) = match time_range(&p) {
+        Ok(r) => r,
+        Err(e) => return text(400, e),
     };
     let mut selectors = Vec::new();
     for (k, v) in &p {

@@ -159,7 +159,8 @@ impl LokiSource {
             let Some(fresh) = page else { break };
             self.succeeded();
             delivered += self.hand_over(st, fresh, assignment, tx).await?;
-            if let Some(end) = self.advance(st, reader.cursor().clone(), delivered, shutdown)? {
+            self.commit(st, reader.cursor().clone())?;
+            if let Some(end) = self.after_batch(st, delivered, shutdown) {
                 return Ok(end);
             }
         }
@@ -302,18 +303,7 @@ impl LokiSource {
         self.save(&st.cursor)
     }
 
-    /// After a batch: commit, then stop for the budget or a shutdown.
-    fn advance(
-        &self,
-        st: &mut ReadState,
-        after: Cursor,
-        delivered: u64,
-        shutdown: &CancellationToken,
-    ) -> Result<Option<PollEnd>, SourceError> {
-        self.commit(st, after)?;
-        Ok(self.after_batch(st, delivered, shutdown))
-    }
-
+    /// After a batch was committed: stop for the budget or a shutdown.
     fn after_batch(&self, st: &ReadState, delivered: u64, shutdown: &CancellationToken) -> Option<PollEnd> {
         let cur = st.cursor.as_ref().expect("set");
         self.status.set_cursor(cur.ts);
