@@ -5,11 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin anomaly-detector
 table=$(LOG_LEVEL=warn "${CARGO_TARGET_DIR:-target}/release/anomaly-detector" eval "$@")
-python3 - "$table" <<'PY'
-import re, sys
-readme = open("README.md").read()
-body = "<!-- eval:begin -->\n" + sys.argv[1].strip() + "\n<!-- eval:end -->"
-readme = re.sub(r"<!-- eval:begin -->.*?<!-- eval:end -->", lambda _: body, readme, flags=re.S)
-open("README.md", "w").write(readme)
-PY
+python3 scripts/readme_table.py eval "$table"
 echo "README.md evaluation table updated"

@@ -7,11 +7,5 @@ cargo build --release --bin anomaly-detector
 mkdir -p .work/training-cost
 table=$(python3 scripts/training_cost.py "${CARGO_TARGET_DIR:-target}/release/anomaly-detector" .work/training-cost)
 echo "$table"
-python3 - "$table" <<'PY'
-import re, sys
-readme = open("README.md").read()
-body = "<!-- training-cost:begin -->\n" + sys.argv[1].strip() + "\n<!-- training-cost:end -->"
-readme = re.sub(r"<!-- training-cost:begin -->.*?<!-- training-cost:end -->", lambda _: body, readme, flags=re.S)
-open("README.md", "w").write(readme)
-PY
+python3 scripts/readme_table.py training-cost "$table"
 echo "README.md training-cost table updated"

@@ -431,7 +431,7 @@ pub const RULE_FIELDS: &[&str] = &["path", "query", "target", "user_agent", "met
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
-    /// Use the shipped rules (path traversal, SQL injection, XSS, scanner user agents, probes).
+    /// Use the shipped rules (attacks judged on decoded values, scanner user agents, probes).
     pub builtin: bool,
     /// Names of shipped rules to turn off.
     pub disabled: Vec<String>,
@@ -448,8 +448,7 @@ impl Default for RulesConfig {
 impl RulesConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         no_empty_entries("rules.disabled", &self.disabled)?;
-        let shipped =
-            || crate::detect::rules::BUILTIN.iter().map(|r| r.0).chain([crate::detect::rules::ERROR_SCANNING]);
+        let shipped = crate::detect::rules::shipped;
         for (i, name) in self.disabled.iter().enumerate() {
             if !shipped().any(|n| n == name) {
                 return Err(invalid(

@@ -24,7 +24,8 @@ use super::gates::{
     SCAN_GATE, SCAN_MIN_ERRORS,
 };
 use super::rate::{DailyProfile, RateTracker};
-use super::rules::{Rules, ERROR_SCANNING};
+use super::rules::{Rules, ERROR_SCANNING, KNOWN_SCANNER};
+use super::site::KnownScanners;
 use super::suppress::{Hold, Suppressor};
 use super::svm::{OneClassSvm, OneClassSvmParams};
 use super::{Anomaly, AnomalyKind};
@@ -101,6 +102,8 @@ pub struct Detector {
     rules: Rules,
     /// The `error_scanning` rule is on (not in `rules.disabled`).
     error_scanning: bool,
+    /// Clients a rule flagged, while `known_scanner` is on.
+    scanners: Option<KnownScanners>,
     suppress: Suppressor,
     window: VecDeque<TrainingEvent>,
     trained: Option<Trained>,
@@ -118,6 +121,8 @@ impl Detector {
             features: Features::new(&cfg.features),
             rules: Rules::new(&cfg.rules),
             error_scanning: cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == ERROR_SCANNING),
+            scanners: (cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == KNOWN_SCANNER))
+                .then(KnownScanners::default),
             suppress: Suppressor::new(&cfg.suppress),
             window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
             trained: None,
@@ -227,15 +232,57 @@ impl Detector {
         if let Some(t) = trained {
             let v = self.features.vectors(&row.summary, &t.baselines);
             model_verdicts(t, &v, self.error_scanning, &mut verdicts);
+            self.follow_scanner(row, &mut verdicts);
             if verdicts.is_empty() {
                 return None;
             }
             return Some(explain::anomaly(row, &verdicts, Some(&v), t, self.features.columns()));
         }
+        self.follow_scanner(row, &mut verdicts);
         if verdicts.is_empty() {
             return None;
         }
         Some(explain::rules_only(row, &verdicts))
+    }
+
+    /// A client that a path-walking rule flags ([`SCANNER_RULES`], `error_scanning`) becomes a known
+    /// scanner; a known scanner's refused request (401, 403, 404, 405, 410) that no rule flagged is
+    /// one of its probes (`known_scanner`), so it joins its incident.
+    fn follow_scanner(&self, row: &FeatureRow, verdicts: &mut Vec<explain::Verdict>) {
+        let (Some(scanners), Some(client)) = (&self.scanners, row.event.client.as_deref()) else { return };
+        let window = self.cfg.detection.incident_window_secs as f64;
+        let time = row.summary.time;
+        // Only a client caught walking the site's paths is a scanner: an attack in a parameter can
+        // come from one user behind an address that many share.
+        let caught = verdicts.iter().find_map(|v| match v {
+            explain::Verdict::Rule(m) if SCANNER_RULES.contains(&m.name.as_str()) => Some(m.name.as_str()),
+            explain::Verdict::ErrorScanning => Some(ERROR_SCANNING),
+            _ => None,
+        });
+        if let Some(rule) = caught {
+            scanners.flagged(client, time, rule, window);
+            return;
+        }
+        if verdicts.iter().any(|v| matches!(v, explain::Verdict::Rule(_))) {
+            return;
+        }
+        // The models may have found the request odd too; it is still one of the scanner's probes.
+        if !matches!(row.event.status, Some(401 | 403 | 404 | 405 | 410)) {
+            return;
+        }
+        if let Some(rule) = scanners.known(client, time, window) {
+            let target = row.event.path.as_deref().unwrap_or("-");
+            verdicts.push(explain::Verdict::Rule(crate::detect::rules::RuleMatch {
+                name: KNOWN_SCANNER.into(),
+                severity: crate::config::Severity::Low,
+                reason: format!(
+                    "probe by client {client}, a scanner flagged by {rule}: {} on {}",
+                    row.event.status.unwrap_or(0),
+                    crate::detect::rules::shorten(target, 120)
+                ),
+            }));
+            scanners.flagged(client, time, &rule, window);
+        }
     }
 
     /// Count the event in its rate window; returns `volume` anomalies of windows that closed.
@@ -259,6 +306,10 @@ impl Detector {
         self.rate.advance(now.as_nanosecond() as f64 / 1e9)
     }
 }
+
+/// The rules that catch a client walking the site's paths: after one of them, the client's refused
+/// requests are its probes.
+const SCANNER_RULES: &[&str] = &["sensitive_file_probe", "scanner_user_agent", "unusual_method"];
 
 /// The models' verdicts on one event's vectors (the rules aside), each behind its evidence gate.
 /// `error_scanning`: the `error_scanning` rule is on.

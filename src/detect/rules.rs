@@ -1,5 +1,6 @@
-//! Rules for known-suspicious requests: the shipped set plus user rules from `[[rules.custom]]`.
-//! Paths and queries are percent-decoded once before matching, so `%2e%2e%2f` is `../`.
+//! Rules for known-suspicious requests: the shipped attack checks ([`crate::detect::attack`]), the
+//! shipped patterns ([`BUILTIN`]) and user rules from `[[rules.custom]]`. For the patterns, paths
+//! and queries are percent-decoded once before matching, so `%2e%2e%2f` is `../`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -8,6 +9,8 @@ use std::hash::BuildHasher;
 use regex::RegexSet;
 
 use crate::config::{RulesConfig, Severity, UserRule};
+use crate::detect::attack::{Inspector, ATTACKS};
+use crate::detect::site::ServedPaths;
 use crate::hash::FastSet;
 use crate::parse::LogEvent;
 
@@ -57,40 +60,18 @@ pub struct RuleMatch {
     pub reason: String,
 }
 
-/// The shipped rules: (name, field, pattern, severity, description).
 /// The shipped rule the engine applies itself (one client collecting error responses fast).
 pub const ERROR_SCANNING: &str = "error_scanning";
 
+/// The shipped rule the engine applies itself: a known scanner's refused requests join its incident.
+pub const KNOWN_SCANNER: &str = "known_scanner";
+
+/// The shipped pattern rule that site content can overrule (see [`ServedPaths`]).
+const SENSITIVE_FILE_PROBE: &str = "sensitive_file_probe";
+
+/// The shipped pattern rules: (name, field, pattern, severity, description). The shipped attack
+/// rules (`path_traversal`, `sql_injection`, `xss`, …) are judged by [`crate::detect::attack`].
 pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
-    (
-        "path_traversal",
-        "target",
-        r"(?i)(\.\./|\.\.\\|/etc/(passwd|shadow|hosts)|/proc/self/|c:\\windows|boot\.ini|win\.ini)",
-        Severity::High,
-        "path traversal attempt in {value}",
-    ),
-    (
-        "sql_injection",
-        "target",
-        r"(?i)('|\x22)\s*(or|and)\s*('|\x22|\d)|union(\s|\+|/\*.*\*/)+(all(\s|\+)+)?select|;\s*(drop|delete|insert|update)\s|sleep\(\s*\d+\s*\)|benchmark\(|waitfor\s+delay|information_schema|'\s*--|\bor\s+1\s*=\s*1\b",
-        Severity::High,
-        "SQL injection probe in {value}",
-    ),
-    (
-        "xss",
-        "target",
-        r"(?i)<\s*script|javascript:|\bon(error|load|mouseover|focus)\s*=|<\s*(img|svg|iframe)[^>]*>|alert\(|document\.cookie",
-        Severity::High,
-        "cross-site scripting probe in {value}",
-    ),
-    (
-        "command_injection",
-        "target",
-        r"(?i)(;|\||&&)\s*(cat|ls|id|whoami|uname|wget|curl|bash|sh|nc)\b|\$\([^)]*\)|`[^`]*`",
-        Severity::High,
-        "command injection probe in {value}",
-    ),
-    ("log4shell", "line", r"(?i)\$\{\s*jndi\s*:", Severity::Critical, "JNDI lookup (Log4Shell) payload in the request"),
     (
         "scanner_user_agent",
         "user_agent",
@@ -119,7 +100,16 @@ pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     rules: Vec<Rule>,
+    /// The attack checks; their rules are the first `attacks_on` entries of `rules`.
+    attacks: Inspector,
     fields: Vec<FieldRules>,
+    /// Paths the site serves to many clients: not sensitive-file probes.
+    served: ServedPaths,
+}
+
+/// Every shipped rule's name: the attack checks, the patterns, and `error_scanning`.
+pub fn shipped() -> impl Iterator<Item = &'static str> {
+    ATTACKS.iter().map(|a| a.1).chain(BUILTIN.iter().map(|r| r.0)).chain([ERROR_SCANNING, KNOWN_SCANNER])
 }
 
 /// Distinct values remembered as matching no rule, per field, before the memory starts over.
@@ -206,6 +196,18 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
 impl Rules {
     /// Build from validated config.
     pub fn new(cfg: &RulesConfig) -> Rules {
+        let wanted = |name: &str| cfg.builtin && !cfg.disabled.iter().any(|d| d == name);
+        let attacks = Inspector::new(wanted);
+        let attack_rules: Vec<Rule> = ATTACKS
+            .iter()
+            .filter(|a| wanted(a.1))
+            .map(|&(_, name, severity, label)| Rule {
+                name: name.into(),
+                field: RuleField::Target,
+                severity,
+                description: format!("{label} in {{value}}"),
+            })
+            .collect();
         let mut sources: Vec<UserRule> = Vec::new();
         if cfg.builtin {
             for (name, field, pattern, severity, description) in BUILTIN {
@@ -222,9 +224,10 @@ impl Rules {
             }
         }
         sources.extend(cfg.custom.iter().cloned());
-        let rules: Vec<Rule> = sources.iter().map(compile).collect();
+        let first = attack_rules.len();
+        let rules: Vec<Rule> = attack_rules.into_iter().chain(sources.iter().map(compile)).collect();
         let mut fields: Vec<FieldRules> = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
+        for (i, rule) in rules.iter().enumerate().skip(first) {
             match fields.iter_mut().find(|f| f.field == rule.field) {
                 Some(f) => f.rules.push(i),
                 None => fields.push(FieldRules {
@@ -238,10 +241,10 @@ impl Rules {
         }
         for f in &mut fields {
             // Validated at start-up.
-            f.set = RegexSet::new(f.rules.iter().map(|&i| &sources[i].pattern))
+            f.set = RegexSet::new(f.rules.iter().map(|&i| &sources[i - first].pattern))
                 .expect("rule patterns are validated at start-up");
         }
-        Rules { rules, fields }
+        Rules { rules, attacks, fields, served: ServedPaths::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -258,6 +261,19 @@ impl Rules {
             return Vec::new();
         }
         let mut out = Vec::new();
+        for f in self.attacks.inspect(e) {
+            // The attack rules come first, in `ATTACKS` order, those turned off left out.
+            let Some(i) = self.rules.iter().position(|r| r.name == ATTACKS[f.attack as usize].1) else { continue };
+            let r = &self.rules[i];
+            out.push((
+                i,
+                RuleMatch {
+                    name: r.name.clone(),
+                    severity: r.severity,
+                    reason: r.description.replace("{value}", &f.evidence),
+                },
+            ));
+        }
         let path = e.path.as_deref().map(|p| percent_decode(p, false));
         let query = e.query.as_deref().map(|q| percent_decode(q, true));
         for f in &self.fields {
@@ -295,6 +311,12 @@ impl Rules {
             }
             for k in f.set.matches(v).iter() {
                 let r = &self.rules[f.rules[k]];
+                if r.name == SENSITIVE_FILE_PROBE
+                    && f.field == RuleField::Path
+                    && self.served.content(v, e.client.as_deref(), e.status)
+                {
+                    continue;
+                }
                 out.push((
                     f.rules[k],
                     RuleMatch {
@@ -322,12 +344,13 @@ pub fn shorten(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::RulesConfig;
     use crate::source::RawLine;
 
-    fn req(method: &str, target: &str, ua: &str) -> LogEvent {
+    /// A request event with `target` (path and query) and user agent `ua`.
+    pub(crate) fn req(method: &str, target: &str, ua: &str) -> LogEvent {
         let (path, query) = match target.split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (target.to_string(), None),
