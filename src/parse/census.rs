@@ -1,0 +1,149 @@
+//! What the parsed lines carried, per format: how many lines, and how many had each field the
+//! detectors use. It says what each detector could judge (`scan`'s summary, `/api/v1/status`),
+//! and [`Census::count`] names, once per format, a field its lines never carry.
+
+use super::{Format, LogEvent};
+
+/// Lines of one format after which a field it never carried is reported missing.
+pub const WARN_AFTER_LINES: u64 = 1000;
+
+/// Field counts of one format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FieldCounts {
+    pub lines: u64,
+    /// Lines that looked like a structured format but did not parse as it.
+    pub unparsed: u64,
+    pub method: u64,
+    pub path: u64,
+    pub status: u64,
+    pub latency: u64,
+    pub client: u64,
+    pub user_agent: u64,
+}
+
+impl FieldCounts {
+    /// The request fields this format's lines never carried, with the detectors each one feeds.
+    pub fn missing(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if self.latency == 0 {
+            out.push(("latency", "response-time model and latency features off"));
+        }
+        if self.status == 0 {
+            out.push(("status", "status-code model and error rates off"));
+        }
+        if self.path == 0 {
+            out.push(("path", "no endpoints: per-endpoint baselines and path rules off"));
+        }
+        out
+    }
+}
+
+/// Field counts per format, in [`Format::ALL`] order.
+#[derive(Debug, Clone, Default)]
+pub struct Census {
+    counts: [FieldCounts; Format::ALL.len()],
+    warned: [bool; Format::ALL.len()],
+}
+
+impl Census {
+    /// Counts one event (directives are not events and are not counted). Logs the WARN about the
+    /// fields a format lacks when its lines reach [`WARN_AFTER_LINES`].
+    pub fn count(&mut self, e: &LogEvent) {
+        if e.format == Format::Directive {
+            return;
+        }
+        let i = e.format as usize;
+        let c = &mut self.counts[i];
+        c.lines += 1;
+        c.unparsed += u64::from(e.problem.is_some());
+        c.method += u64::from(e.method.is_some());
+        c.path += u64::from(e.path.is_some());
+        c.status += u64::from(e.status.is_some());
+        c.latency += u64::from(e.response_time_ms.is_some());
+        c.client += u64::from(e.client.is_some());
+        c.user_agent += u64::from(e.user_agent.is_some());
+        if c.lines == WARN_AFTER_LINES {
+            self.warn(i);
+        }
+    }
+
+    /// Logs the missing-field WARN for every format not warned about yet (at the end of input).
+    pub fn warn_remaining(&mut self) {
+        for i in 0..self.counts.len() {
+            if self.counts[i].lines > 0 {
+                self.warn(i);
+            }
+        }
+    }
+
+    fn warn(&mut self, i: usize) {
+        if std::mem::replace(&mut self.warned[i], true) {
+            return;
+        }
+        let missing = self.counts[i].missing();
+        if missing.is_empty() {
+            return;
+        }
+        let fields: Vec<&str> = missing.iter().map(|m| m.0).collect();
+        let effects: Vec<&str> = missing.iter().map(|m| m.1).collect();
+        tracing::warn!(
+            format = Format::ALL[i].as_str(),
+            lines = self.counts[i].lines,
+            missing = %fields.join(", "),
+            "Lines parse but carry no {}: {}",
+            fields.join(" or "),
+            effects.join("; ")
+        );
+    }
+
+    /// The formats seen, with their counts.
+    pub fn formats(&self) -> impl Iterator<Item = (Format, &FieldCounts)> {
+        Format::ALL.iter().zip(&self.counts).filter(|(_, c)| c.lines > 0).map(|(f, c)| (*f, c))
+    }
+
+    /// For `/api/v1/status`: per format, its lines and the share of them carrying each field.
+    pub fn to_json(&self) -> serde_json::Value {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .formats()
+            .map(|(f, c)| {
+                let missing: Vec<&str> = c.missing().iter().map(|m| m.0).collect();
+                (f.as_str().to_string(), serde_json::json!({ "fields": c, "missing": missing }))
+            })
+            .collect();
+        serde_json::Value::Object(map)
+    }
+
+    /// One line per format for `scan`'s summary: what each detector could judge.
+    pub fn summary_lines(&self) -> Vec<String> {
+        self.formats()
+            .map(|(f, c)| {
+                let share = |n: u64| {
+                    if n == 0 {
+                        "none".to_string()
+                    } else if n == c.lines {
+                        "all".to_string()
+                    } else {
+                        format!("{:.0} %", 100.0 * n as f64 / c.lines as f64)
+                    }
+                };
+                let mut s = format!(
+                    "format {}: {} lines; latency: {}; status: {}; path: {}; client: {}; user agent: {}",
+                    f.as_str(),
+                    c.lines,
+                    share(c.latency),
+                    share(c.status),
+                    share(c.path),
+                    share(c.client),
+                    share(c.user_agent)
+                );
+                if c.unparsed > 0 {
+                    s.push_str(&format!("; {} lines did not parse", c.unparsed));
+                }
+                for (field, effect) in c.missing() {
+                    s.push_str(&format!("\n    no {field} in this format → {effect}"));
+                }
+                s
+            })
+            .collect()
+    }
+}
