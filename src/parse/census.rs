@@ -90,8 +90,8 @@ impl Census {
             format = Format::ALL[i].as_str(),
             lines = self.counts[i].lines,
             missing = %fields.join(", "),
-            "Lines parse but carry no {}: {}",
-            fields.join(" or "),
+            "Lines of this format carry no {}: {}",
+            fields.join(", "),
             effects.join("; ")
         );
     }

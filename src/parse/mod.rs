@@ -366,6 +366,8 @@ impl Parser {
             b'[' | b'<' => return None,
             _ if logfmt::looks_like(line) => Reader::Logfmt,
             b'0'..=b'9' if aws::looks_like_elb(line) => Reader::Elb,
+            b'0'..=b'9' if w3c::looks_like_cloudfront(line) => Reader::W3c { cloudfront: true },
+            b'0'..=b'9' if w3c::looks_like_iis(line) => Reader::W3c { cloudfront: false },
             b'0'..=b'9' if proxies::looks_like_haproxy(line) => Reader::Haproxy,
             b'h' | b'g' | b'w' if aws::looks_like_alb(line) => Reader::Alb,
             b'A'..=b'Z' if time::month_abbrev(b).is_some() && b.get(3) == Some(&b' ') => return None,

@@ -139,6 +139,54 @@ impl std::str::FromStr for FormatChoice {
 mod tests {
     use super::*;
 
+    /// The README's preset table, written from [`PRESETS`].
+    fn readme_table() -> String {
+        let mut t = String::from("| `parse.format` / `--format` | reads | sample line |\n|---|---|---|\n");
+        for p in PRESETS {
+            let sample = if p.sample.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`", p.sample.replace('\t', "→").replace('|', "\\|"))
+            };
+            t.push_str(&format!("| `{}` | {} | {} |\n", p.name, p.reads, sample));
+        }
+        t
+    }
+
+    #[test]
+    fn the_readme_lists_every_preset_with_its_sample() {
+        let readme = include_str!("../../README.md");
+        let table = readme_table();
+        if std::env::var_os("PRINT_PRESETS").is_some() {
+            println!("{table}");
+        }
+        assert!(readme.contains(&table), "README's preset table is out of date; PRINT_PRESETS=1 prints it");
+    }
+
+    #[test]
+    fn every_sample_parses_with_its_preset_and_auto_detection_agrees() {
+        let parse = |choice: FormatChoice, line: &str| {
+            let cfg = crate::config::ParseConfig { format: choice, ..Default::default() };
+            crate::parse::Parser::new(&cfg).parse(crate::source::RawLine::new(jiff::Timestamp::now(), line, 1))
+        };
+        for p in PRESETS.iter().filter(|p| !p.sample.is_empty()) {
+            let forced = parse(p.choice, p.sample);
+            assert_eq!(forced.problem, None, "{}", p.name);
+            let auto = parse(FormatChoice::Auto, p.sample);
+            assert_eq!(auto.format, forced.format, "{}", p.name);
+            if p.choice != FormatChoice::Text {
+                assert!(forced.path.is_some() || p.choice == FormatChoice::Logfmt, "{}: {forced:?}", p.name);
+            }
+            if !matches!(p.choice, FormatChoice::Werkzeug | FormatChoice::Access | FormatChoice::Text) {
+                assert!(forced.response_time_ms.is_some(), "{}: no latency", p.name);
+                // Only these two presets read a bare integer differently from auto-detection (µs).
+                if !matches!(p.choice, FormatChoice::ApacheSecs | FormatChoice::ApacheMs) {
+                    assert_eq!(auto.response_time_ms, forced.response_time_ms, "{}", p.name);
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_choice_is_documented_once_and_named_as_serde_names_it() {
         for p in PRESETS {

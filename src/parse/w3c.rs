@@ -77,6 +77,27 @@ impl Columns {
     }
 }
 
+/// A CloudFront line without its header: `YYYY-MM-DD<TAB>`, the only tab-separated log that starts so.
+pub(crate) fn looks_like_cloudfront(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'\t' && b[..4].iter().all(u8::is_ascii_digit)
+}
+
+/// An IIS line without its header: `YYYY-MM-DD HH:MM:SS s-ip METHOD …` with exactly the columns of
+/// IIS's default selection (a text log starting with a date rarely has an HTTP method fourth).
+pub(crate) fn looks_like_iis(line: &str) -> bool {
+    let b = line.as_bytes();
+    if b.len() < 40 || b[4] != b'-' || b[10] != b' ' || b[13] != b':' {
+        return false;
+    }
+    let mut words = line.split(' ');
+    let method = words.nth(3).unwrap_or("");
+    method.len() >= 3 && method.bytes().all(|c| c.is_ascii_uppercase()) && words.count() + 4 == IIS_COLUMNS
+}
+
+/// Columns in [`IIS_FIELDS`].
+const IIS_COLUMNS: usize = 15;
+
 /// What a `#` line is.
 pub(crate) enum Directive<'a> {
     /// `#Fields: …`: the columns of the following lines.
@@ -178,7 +199,10 @@ mod tests {
     #[test]
     fn iis_default_fields() {
         let cols = Columns::new(IIS_FIELDS);
+        assert_eq!(cols.cols.len(), IIS_COLUMNS);
+        assert!(!looks_like_iis("2026-12-02 04:00:00,123 INFO [main] org.example.App: started in 3 s ok"));
         let line = "2026-12-02 04:00:00 10.0.0.4 GET /shop/cart id=7 443 - 203.0.113.9 Mozilla/5.0+(Windows+NT+10.0) - 200 0 0 3012";
+        assert!(looks_like_iis(line));
         let mut f = Found::default();
         assert_eq!(parse(line, &cols, &mut f), Some(()));
         assert_eq!(f.path.val.as_deref(), Some("/shop/cart?id=7"));
@@ -192,6 +216,7 @@ mod tests {
         let cols = Columns::new(CLOUDFRONT_FIELDS);
         assert!(cols.is_cloudfront());
         let line = "2019-12-04\t21:02:31\tLAX1\t392\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0%2520(Windows%2520NT%252010.0)\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-";
+        assert!(looks_like_cloudfront(line));
         let mut f = Found::default();
         assert_eq!(parse(line, &cols, &mut f), Some(()));
         assert_eq!(f.response_time_ms.val, Some(1.0));
