@@ -147,3 +147,47 @@ impl Census {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Parser;
+    use crate::source::RawLine;
+
+    fn census(lines: &[&str]) -> Census {
+        let parser = Parser::default();
+        let mut c = Census::default();
+        for (i, l) in lines.iter().enumerate() {
+            c.count(&parser.parse(RawLine::new(jiff::Timestamp::now(), *l, i as u64 + 1)));
+        }
+        c
+    }
+
+    #[test]
+    fn an_error_log_says_which_detectors_cannot_judge_it() {
+        let c = census(&[
+            "[Sun Dec 04 04:47:44 2026] [error] [client 10.0.0.1] File does not exist: /var/www/favicon.ico",
+            "#Fields: date time",
+        ]);
+        let summary = c.summary_lines().join("\n");
+        assert!(summary.starts_with("format text: 1 lines; latency: none; status: none"), "{summary}");
+        assert!(summary.contains("no latency in this format → response-time model"), "{summary}");
+        let json = c.to_json();
+        assert_eq!(json["text"]["missing"], serde_json::json!(["latency", "status", "path"]));
+        // The header is not an event: no format counts it.
+        assert_eq!(json.as_object().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn werkzeug_lacks_only_latency_and_a_mix_is_counted_per_format() {
+        let c = census(&[
+            r#"127.0.0.1 - - [02/Dec/2026 04:00:00] "GET /a HTTP/1.1" 200 -"#,
+            r#"{"method":"GET","path":"/b","status":500,"duration_ms":3}"#,
+        ]);
+        let json = c.to_json();
+        assert_eq!(json["access"]["missing"], serde_json::json!(["latency"]));
+        assert_eq!(json["access"]["fields"]["status"], 1);
+        assert_eq!(json["json"]["missing"], serde_json::json!([]));
+        assert_eq!(json["json"]["fields"]["latency"], 1);
+    }
+}

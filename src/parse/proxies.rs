@@ -57,14 +57,16 @@ pub(crate) fn envoy<'a>(line: &'a str, found: &mut Found<'a>) -> Option<()> {
     Some(())
 }
 
-/// `ip:port [dd/Mon/` : the start of an HAProxy `httplog` line (after any syslog prefix).
+/// `ip:port [dd/Mon/` : the start of an HAProxy `httplog` line (after any syslog prefix). The byte
+/// after the first space is checked first: a Common/Combined line has `-` there.
 pub(crate) fn looks_like_haproxy(line: &str) -> bool {
-    let Some(sp) = line.find(" [") else { return false };
+    let b = line.as_bytes();
+    let Some(sp) = b.iter().take(48).position(|&c| c == b' ') else { return false };
+    if b.get(sp + 1) != Some(&b'[') || !b.get(sp + 2).is_some_and(u8::is_ascii_digit) || b.get(sp + 4) != Some(&b'/') {
+        return false;
+    }
     let addr = &line[..sp];
-    sp <= 47
-        && addr.rfind(':').is_some_and(|i| i + 1 < addr.len() && addr[i + 1..].bytes().all(|b| b.is_ascii_digit()))
-        && line.as_bytes().get(sp + 2).is_some_and(u8::is_ascii_digit)
-        && line.as_bytes().get(sp + 4) == Some(&b'/')
+    addr.rfind(':').is_some_and(|i| i + 1 < addr.len() && addr[i + 1..].bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Parses an HAProxy `httplog` line; `None` if it does not match.
