@@ -27,6 +27,17 @@ struct Want {
     agent: Option<&'static str>,
 }
 
+fn want(
+    method: &'static str,
+    path: &'static str,
+    status: u16,
+    secs: f64,
+    client: Option<&'static str>,
+    agent: Option<&'static str>,
+) -> Want {
+    Want { method, path, status, secs, client, agent }
+}
+
 fn parse_as(choice: FormatChoice, lines: &[&str]) -> LogEvent {
     let mut cfg = Config::default();
     cfg.parse.format = choice;
@@ -64,43 +75,22 @@ fn nginx_combined_main_with_request_and_upstream_times() {
     // log_format main '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
     //   "$http_referer" "$http_user_agent" "$http_x_forwarded_for" $request_time $upstream_response_time';
     let line = r#"203.0.113.7 - - [02/Dec/2026:04:00:00 +0000] "GET /api/items?id=3 HTTP/1.1" 200 612 "https://shop.example/" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0" "-" 0.123 0.120"#;
-    let want = Want {
-        method: "GET",
-        path: "/api/items",
-        status: 200,
-        secs: 0.123,
-        client: Some("203.0.113.7"),
-        agent: Some(UA),
-    };
-    check("nginx", FormatChoice::Nginx, &[line], &want);
+    let w = want("GET", "/api/items", 200, 0.123, Some("203.0.113.7"), Some(UA));
+    check("nginx", FormatChoice::Nginx, &[line], &w);
 }
 
 #[test]
 fn nginx_json_escape_json() {
     let line = r#"{"time_local":"02/Dec/2026:04:00:00 +0000","remote_addr":"203.0.113.7","remote_user":"","request":"POST /api/orders HTTP/1.1","status": "201","body_bytes_sent":"88","request_time":"0.250","http_referrer":"","http_user_agent":"curl/8.5.0","upstream_response_time":"0.248"}"#;
-    let want = Want {
-        method: "POST",
-        path: "/api/orders",
-        status: 201,
-        secs: 0.25,
-        client: Some("203.0.113.7"),
-        agent: Some("curl/8.5.0"),
-    };
-    check("nginx-json", FormatChoice::NginxJson, &[line], &want);
+    let w = want("POST", "/api/orders", 201, 0.25, Some("203.0.113.7"), Some("curl/8.5.0"));
+    check("nginx-json", FormatChoice::NginxJson, &[line], &w);
 }
 
 #[test]
 fn apache_combined_with_d_t_and_ms_t() {
     let base = r#"198.51.100.4 - frank [02/Dec/2026:04:00:00 -0700] "GET /index.html HTTP/1.1" 200 2326 "http://example.com/start.html" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0""#;
-    let want = |secs| Want {
-        method: "GET",
-        path: "/index.html",
-        status: 200,
-        secs,
-        client: Some("198.51.100.4"),
-        agent: Some(UA),
-    };
-    check("apache %D", FormatChoice::Apache, &[&format!("{base} 42017")], &want(0.042017));
+    let w = |secs| want("GET", "/index.html", 200, secs, Some("198.51.100.4"), Some(UA));
+    check("apache %D", FormatChoice::Apache, &[&format!("{base} 42017")], &w(0.042017));
     // %T and %{ms}T are integers too: only the preset can tell them from %D.
     for (choice, tail, secs) in [(FormatChoice::ApacheSecs, "3", 3.0), (FormatChoice::ApacheMs, "42", 0.042)] {
         let e = parse_as(choice, &[&format!("{base} {tail}")]);
@@ -115,67 +105,32 @@ fn apache_combined_with_d_t_and_ms_t() {
 fn ingress_nginx() {
     // ingress-nginx's default log-format-upstream.
     let line = r#"192.0.2.10 - - [02/Dec/2026:04:00:00 +0000] "GET /shop/cart HTTP/2.0" 200 1543 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0" 312 0.004 [default-shop-80] [] 10.244.1.17:8080 1543 0.004 200 6f0c5a4e1d5b2b7d3c9e8f1a2b3c4d5e"#;
-    let want = Want {
-        method: "GET",
-        path: "/shop/cart",
-        status: 200,
-        secs: 0.004,
-        client: Some("192.0.2.10"),
-        agent: Some(UA),
-    };
-    check("ingress-nginx", FormatChoice::IngressNginx, &[line], &want);
+    let w = want("GET", "/shop/cart", 200, 0.004, Some("192.0.2.10"), Some(UA));
+    check("ingress-nginx", FormatChoice::IngressNginx, &[line], &w);
 }
 
 #[test]
 fn traefik_json_and_clf() {
     let json = r#"{"ClientAddr":"192.0.2.1:52310","ClientHost":"192.0.2.1","ClientPort":"52310","DownstreamContentSize":517,"DownstreamStatus":404,"Duration":12534000,"OriginDuration":12000000,"OriginStatus":404,"RequestHost":"shop.example","RequestMethod":"GET","RequestPath":"/missing","RequestProtocol":"HTTP/1.1","RouterName":"web@docker","StartUTC":"2026-12-02T04:00:00.123456789Z","level":"info","msg":"","request_User-Agent":"curl/8.5.0","time":"2026-12-02T04:00:00Z"}"#;
-    let want = Want {
-        method: "GET",
-        path: "/missing",
-        status: 404,
-        secs: 0.012534,
-        client: Some("192.0.2.1"),
-        agent: Some("curl/8.5.0"),
-    };
-    check("traefik-json", FormatChoice::TraefikJson, &[json], &want);
+    let w = want("GET", "/missing", 404, 0.012534, Some("192.0.2.1"), Some("curl/8.5.0"));
+    check("traefik-json", FormatChoice::TraefikJson, &[json], &w);
     let clf = r#"192.0.2.1 - - [02/Dec/2026:04:00:00 +0000] "GET /whoami HTTP/1.1" 200 415 "-" "curl/8.5.0" 3 "web@docker" "http://172.18.0.4:80" 25ms"#;
-    let want = Want {
-        method: "GET",
-        path: "/whoami",
-        status: 200,
-        secs: 0.025,
-        client: Some("192.0.2.1"),
-        agent: Some("curl/8.5.0"),
-    };
-    check("traefik-clf", FormatChoice::TraefikClf, &[clf], &want);
+    let w = want("GET", "/whoami", 200, 0.025, Some("192.0.2.1"), Some("curl/8.5.0"));
+    check("traefik-clf", FormatChoice::TraefikClf, &[clf], &w);
 }
 
 #[test]
 fn caddy_json() {
     let line = r#"{"level":"info","ts":1796184000.5123,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"192.0.2.3","remote_port":"41342","client_ip":"192.0.2.3","proto":"HTTP/2.0","method":"GET","host":"shop.example","uri":"/api/status","headers":{"Accept":["*/*"]}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"]}}"#;
-    let want = Want {
-        method: "GET",
-        path: "/api/status",
-        status: 200,
-        secs: 0.000929675,
-        client: Some("192.0.2.3"),
-        agent: None,
-    };
-    check("caddy", FormatChoice::Caddy, &[line], &want);
+    let w = want("GET", "/api/status", 200, 0.000929675, Some("192.0.2.3"), None);
+    check("caddy", FormatChoice::Caddy, &[line], &w);
 }
 
 #[test]
 fn envoy_default() {
     let line = r#"[2026-12-02T04:00:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80""#;
-    let want = Want {
-        method: "POST",
-        path: "/api/v1/locations",
-        status: 204,
-        secs: 0.226,
-        client: Some("10.0.35.28"),
-        agent: Some("nsq2http"),
-    };
-    check("envoy", FormatChoice::Envoy, &[line], &want);
+    let w = want("POST", "/api/v1/locations", 204, 0.226, Some("10.0.35.28"), Some("nsq2http"));
+    check("envoy", FormatChoice::Envoy, &[line], &w);
 }
 
 #[test]
@@ -184,34 +139,19 @@ fn haproxy_httplog_with_and_without_syslog() {
     let v2 = r#"10.0.1.2:33317 [02/Dec/2026:04:00:00.655] http-in~ app/srv1 0/0/1/2999/3001 200 2750 - - ---- 1/1/1/1/0 0/0 "GET /index.html HTTP/1.1""#;
     let rfc5424 = r#"<134>1 2026-12-02T04:00:00.655Z lb1 haproxy 14389 - - 10.0.1.2:33317 [02/Dec/2026:04:00:00.655] http-in app/srv1 0/0/1/40/42 200 2750 - - ---- 1/1/1/1/0 0/0 "GET /index.html HTTP/1.1""#;
     for (line, secs) in [(v1, 0.109), (v2, 3.001), (rfc5424, 0.042)] {
-        let want =
-            Want { method: "GET", path: "/index.html", status: 200, secs, client: Some("10.0.1.2"), agent: None };
-        check("haproxy", FormatChoice::Haproxy, &[line], &want);
+        let w = want("GET", "/index.html", 200, secs, Some("10.0.1.2"), None);
+        check("haproxy", FormatChoice::Haproxy, &[line], &w);
     }
 }
 
 #[test]
 fn aws_alb_and_classic_elb() {
     let alb = r#"https 2026-12-02T04:00:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/api/x HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2026-12-02T04:00:00.000000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#;
-    let want = Want {
-        method: "GET",
-        path: "/api/x",
-        status: 200,
-        secs: 0.171,
-        client: Some("192.168.131.39"),
-        agent: Some("curl/7.46.0"),
-    };
-    check("alb", FormatChoice::Alb, &[alb], &want);
+    let w = want("GET", "/api/x", 200, 0.171, Some("192.168.131.39"), Some("curl/7.46.0"));
+    check("alb", FormatChoice::Alb, &[alb], &w);
     let elb = r#"2026-12-02T04:00:00.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.38.0" - -"#;
-    let want = Want {
-        method: "GET",
-        path: "/",
-        status: 200,
-        secs: 0.001178,
-        client: Some("192.168.131.39"),
-        agent: Some("curl/7.38.0"),
-    };
-    check("elb", FormatChoice::Elb, &[elb], &want);
+    let w = want("GET", "/", 200, 0.001178, Some("192.168.131.39"), Some("curl/7.38.0"));
+    check("elb", FormatChoice::Elb, &[elb], &w);
 }
 
 #[test]
@@ -221,15 +161,8 @@ fn cloudfront_and_iis_with_fields_headers() {
         "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end",
         "2026-12-02\t04:00:00\tLAX1\t392\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0%20(X11;%20Linux%20x86_64)\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t0.001\tHit\ttext/html\t78\t-\t-",
     ];
-    let want = Want {
-        method: "GET",
-        path: "/index.html",
-        status: 200,
-        secs: 0.001,
-        client: Some("192.0.2.100"),
-        agent: Some("Mozilla/5.0 (X11; Linux x86_64)"),
-    };
-    check("cloudfront", FormatChoice::Cloudfront, &cf, &want);
+    let w = want("GET", "/index.html", 200, 0.001, Some("192.0.2.100"), Some("Mozilla/5.0 (X11; Linux x86_64)"));
+    check("cloudfront", FormatChoice::Cloudfront, &cf, &w);
     let iis = [
         "#Software: Microsoft Internet Information Services 10.0",
         "#Version: 1.0",
@@ -237,15 +170,15 @@ fn cloudfront_and_iis_with_fields_headers() {
         "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken",
         "2026-12-02 04:00:00 10.0.0.4 GET /default.aspx id=7 443 - 203.0.113.9 Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) - 200 0 0 46",
     ];
-    let want = Want {
-        method: "GET",
-        path: "/default.aspx",
-        status: 200,
-        secs: 0.046,
-        client: Some("203.0.113.9"),
-        agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
-    };
-    check("iis", FormatChoice::Iis, &iis, &want);
+    let w = want(
+        "GET",
+        "/default.aspx",
+        200,
+        0.046,
+        Some("203.0.113.9"),
+        Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)"),
+    );
+    check("iis", FormatChoice::Iis, &iis, &w);
 }
 
 #[test]
@@ -254,15 +187,8 @@ fn go_logfmt_durations_with_units() {
         let line = format!(
             r#"time=2026-12-02T04:00:00.000Z level=INFO msg="request" method=GET path=/api/x status=200 duration={d} remote_addr=192.0.2.5 user_agent="Go-http-client/1.1""#
         );
-        let want = Want {
-            method: "GET",
-            path: "/api/x",
-            status: 200,
-            secs,
-            client: Some("192.0.2.5"),
-            agent: Some("Go-http-client/1.1"),
-        };
-        check("logfmt", FormatChoice::Logfmt, &[&line], &want);
+        let w = want("GET", "/api/x", 200, secs, Some("192.0.2.5"), Some("Go-http-client/1.1"));
+        check("logfmt", FormatChoice::Logfmt, &[&line], &w);
     }
 }
 
@@ -270,15 +196,8 @@ fn go_logfmt_durations_with_units() {
 fn gunicorn_and_werkzeug() {
     // gunicorn's default access_log_format plus %(D)s.
     let g = r#"192.0.2.8 - - [02/Dec/2026:04:00:00 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "kube-probe/1.29" 1234"#;
-    let want = Want {
-        method: "GET",
-        path: "/healthz",
-        status: 200,
-        secs: 0.001234,
-        client: Some("192.0.2.8"),
-        agent: Some("kube-probe/1.29"),
-    };
-    check("gunicorn", FormatChoice::Gunicorn, &[g], &want);
+    let w = want("GET", "/healthz", 200, 0.001234, Some("192.0.2.8"), Some("kube-probe/1.29"));
+    check("gunicorn", FormatChoice::Gunicorn, &[g], &w);
     // werkzeug has no latency and no user agent.
     let w = r#"127.0.0.1 - - [02/Dec/2026 04:00:00] "GET /hello?x=1 HTTP/1.1" 200 -"#;
     for c in [FormatChoice::Auto, FormatChoice::Werkzeug] {
@@ -292,24 +211,17 @@ fn gunicorn_and_werkzeug() {
 #[test]
 fn container_wrappers_cri_and_docker() {
     let inner = r#"203.0.113.7 - - [02/Dec/2026:04:00:00 +0000] "GET /api/items HTTP/1.1" 200 612 "-" "curl/8.5.0" "-" 0.123 0.120"#;
-    let want = Want {
-        method: "GET",
-        path: "/api/items",
-        status: 200,
-        secs: 0.123,
-        client: Some("203.0.113.7"),
-        agent: Some("curl/8.5.0"),
-    };
+    let w = want("GET", "/api/items", 200, 0.123, Some("203.0.113.7"), Some("curl/8.5.0"));
     let cri = format!("2026-12-02T04:00:00.123456789Z stdout F {inner}");
-    check("cri", FormatChoice::Nginx, &[&cri], &want);
+    check("cri", FormatChoice::Nginx, &[&cri], &w);
     // A partial line is held and joined with the rest.
     let (a, b) = inner.split_at(40);
     let p1 = format!("2026-12-02T04:00:00.1Z stdout P {a}");
     let p2 = format!("2026-12-02T04:00:00.1Z stdout F {b}");
-    check("cri partial", FormatChoice::Nginx, &[&p1, &p2], &want);
+    check("cri partial", FormatChoice::Nginx, &[&p1, &p2], &w);
     let docker =
         format!(r#"{{"log":"{}\n","stream":"stdout","time":"2026-12-02T04:00:00.5Z"}}"#, inner.replace('"', "\\\""));
-    check("docker", FormatChoice::Nginx, &[&docker], &want);
+    check("docker", FormatChoice::Nginx, &[&docker], &w);
 }
 
 // ---- generated traffic: 10 slow requests among many -------------------------------------------
@@ -501,26 +413,11 @@ fn haproxy(r: &Req, i: usize) -> Vec<String> {
     )]
 }
 
-fn alb(r: &Req, _: usize) -> Vec<String> {
-    vec![format!(
-        r#"https {} app/shop/50dc6c495c0c9188 {}:40312 10.2.0.7:80 0.000 {:.3} 0.000 {} {} 120 {} "{} https://shop.example:443{} HTTP/1.1" "{}" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "shop.example" "-" 0 {} "forward" "-" "-" "10.2.0.7:80" "{}" "-" "-""#,
-        iso(r.at),
-        r.client,
-        r.secs,
-        r.status,
-        r.status,
-        r.bytes,
-        r.method,
-        r.path,
-        r.agent,
-        iso(r.at),
-        r.status
-    )]
-}
-
-fn elb(r: &Req, _: usize) -> Vec<String> {
-    vec![format!(
-        r#"{} shop {}:40312 10.2.0.7:80 0.000041 {:.6} 0.000032 {} {} 0 {} "{} http://shop.example:80{} HTTP/1.1" "{}" - -"#,
+/// The fields ALB and Classic ELB share: time, name, client, target, three processing times,
+/// both statuses, sizes, the request with its absolute URL, the user agent.
+fn load_balancer(r: &Req, name: &str, origin: &str) -> String {
+    format!(
+        r#"{} {name} {}:40312 10.2.0.7:80 0.000041 {:.6} 0.000032 {} {} 120 {} "{} {origin}{} HTTP/1.1" "{}""#,
         iso(r.at),
         r.client,
         r.secs,
@@ -530,7 +427,20 @@ fn elb(r: &Req, _: usize) -> Vec<String> {
         r.method,
         r.path,
         r.agent
+    )
+}
+
+fn alb(r: &Req, _: usize) -> Vec<String> {
+    vec![format!(
+        r#"https {} ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "shop.example" "-" 0 {} "forward" "-" "-" "10.2.0.7:80" "{}" "-" "-""#,
+        load_balancer(r, "app/shop/50dc6c495c0c9188", "https://shop.example:443"),
+        iso(r.at),
+        r.status
     )]
+}
+
+fn elb(r: &Req, _: usize) -> Vec<String> {
+    vec![format!("{} - -", load_balancer(r, "shop", "http://shop.example:80"))]
 }
 
 fn with_header(i: usize, header: &[&str], line: String) -> Vec<String> {
