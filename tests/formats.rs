@@ -121,8 +121,8 @@ fn traefik_json_and_clf() {
 
 #[test]
 fn caddy_json() {
-    let line = r#"{"level":"info","ts":1796184000.5123,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"192.0.2.3","remote_port":"41342","client_ip":"192.0.2.3","proto":"HTTP/2.0","method":"GET","host":"shop.example","uri":"/api/status","headers":{"Accept":["*/*"]}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"]}}"#;
-    let w = want("GET", "/api/status", 200, 0.000929675, Some("192.0.2.3"), None);
+    let line = r#"{"level":"info","ts":1796184000.5123,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"192.0.2.3","remote_port":"41342","client_ip":"192.0.2.3","proto":"HTTP/2.0","method":"GET","host":"shop.example","uri":"/api/status","headers":{"Accept":["*/*"],"User-Agent":["curl/7.82.0"]}},"bytes_read":0,"user_id":"","duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"]}}"#;
+    let w = want("GET", "/api/status", 200, 0.000929675, Some("192.0.2.3"), Some("curl/7.82.0"));
     check("caddy", FormatChoice::Caddy, &[line], &w);
 }
 
