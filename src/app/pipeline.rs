@@ -133,7 +133,7 @@ impl Pipeline {
             held: None,
             columns: cfg.features.columns.clone(),
             parsed: Default::default(),
-            census: Default::default(),
+            census: crate::parse::census::Census::new(cfg.parse.format),
             suppressed: Default::default(),
             retimed: Default::default(),
             redactor: None,

@@ -2,7 +2,7 @@
 //! detectors use. It says what each detector could judge (`scan`'s summary, `/api/v1/status`),
 //! and [`Census::count`] names, once per format, a field its lines never carry.
 
-use super::{Format, LogEvent};
+use super::{Format, FormatChoice, LogEvent};
 
 /// Lines of one format after which a field it never carried is reported missing.
 pub const WARN_AFTER_LINES: u64 = 1000;
@@ -43,9 +43,24 @@ impl FieldCounts {
 pub struct Census {
     counts: [FieldCounts; Format::ALL.len()],
     warned: [bool; Format::ALL.len()],
+    /// The configured preset, named beside the format (`access (preset werkzeug)`); `None` for auto.
+    preset: Option<&'static str>,
 }
 
 impl Census {
+    /// A census of lines parsed under `choice`.
+    pub fn new(choice: FormatChoice) -> Census {
+        Census { preset: (choice != FormatChoice::Auto).then(|| choice.name()), ..Census::default() }
+    }
+
+    /// How a format is named in the summary and the WARN.
+    fn label(&self, f: Format) -> String {
+        match self.preset {
+            Some(p) if p != f.as_str() => format!("{} (preset {p})", f.as_str()),
+            _ => f.as_str().to_string(),
+        }
+    }
+
     /// Counts one event (directives are not events and are not counted). Logs the WARN about the
     /// fields a format lacks when its lines reach [`WARN_AFTER_LINES`].
     pub fn count(&mut self, e: &LogEvent) {
@@ -87,7 +102,7 @@ impl Census {
         let fields: Vec<&str> = missing.iter().map(|m| m.0).collect();
         let effects: Vec<&str> = missing.iter().map(|m| m.1).collect();
         tracing::warn!(
-            format = Format::ALL[i].as_str(),
+            format = %self.label(Format::ALL[i]),
             lines = self.counts[i].lines,
             missing = %fields.join(", "),
             "Lines of this format carry no {}: {}",
@@ -128,7 +143,7 @@ impl Census {
                 };
                 let mut s = format!(
                     "format {}: {} lines; latency: {}; status: {}; path: {}; client: {}; user agent: {}",
-                    f.as_str(),
+                    self.label(f),
                     c.lines,
                     share(c.latency),
                     share(c.status),
@@ -176,6 +191,19 @@ mod tests {
         assert_eq!(json["text"]["missing"], serde_json::json!(["latency", "status", "path"]));
         // The header is not an event: no format counts it.
         assert_eq!(json.as_object().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_forced_preset_is_named_beside_the_format() {
+        let mut c = Census::new(FormatChoice::Werkzeug);
+        let parser = Parser::default();
+        c.count(&parser.parse(RawLine::new(
+            jiff::Timestamp::now(),
+            r#"1.2.3.4 - - [02/Dec/2026 04:00:00] "GET / HTTP/1.1" 200 -"#,
+            1,
+        )));
+        assert!(c.summary_lines()[0].starts_with("format access (preset werkzeug): 1 lines; latency: none"));
+        assert_eq!(Census::new(FormatChoice::Json).label(Format::Json), "json");
     }
 
     #[test]
