@@ -67,9 +67,12 @@ enum Command {
         /// Learn normal traffic from this file first, then score all of the input.
         #[arg(long)]
         train: Option<PathBuf>,
-        /// Line format (default: detected per line).
-        #[arg(long, value_enum)]
-        format: Option<FormatArg>,
+        /// Line format: `auto` (detected per line, the default), `json`, `logfmt`, `access`,
+        /// `text`, or a server preset (`nginx`, `nginx-json`, `ingress-nginx`, `apache`,
+        /// `apache-secs`, `apache-ms`, `gunicorn`, `werkzeug`, `traefik-json`, `traefik-clf`,
+        /// `caddy`, `envoy`, `haproxy`, `alb`, `elb`, `cloudfront`, `iis`/`w3c`).
+        #[arg(long, value_parser = clap::value_parser!(FormatChoice))]
+        format: Option<FormatChoice>,
         /// `text` for people, `jsonl` for programs (JSON only on stdout).
         #[arg(long, value_enum, default_value = "text")]
         output: ScanOutput,
@@ -177,15 +180,6 @@ enum EvalFormat {
     Json,
     Combined,
     Both,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum FormatArg {
-    Auto,
-    Json,
-    Logfmt,
-    Access,
-    Text,
 }
 
 /// Exit code 2: the config (or usage) is wrong.
@@ -333,13 +327,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             let mut cfg = load(config.as_ref(), None)?;
             cfg.server.enabled = false;
             if let Some(f) = format {
-                cfg.parse.format = match f {
-                    FormatArg::Auto => FormatChoice::Auto,
-                    FormatArg::Json => FormatChoice::Json,
-                    FormatArg::Logfmt => FormatChoice::Logfmt,
-                    FormatArg::Access => FormatChoice::Access,
-                    FormatArg::Text => FormatChoice::Text,
-                };
+                cfg.parse.format = *f;
             }
             init_logs(&cli, Some(&cfg));
             let opts = ScanOptions {

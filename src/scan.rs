@@ -53,6 +53,8 @@ pub struct ScanSummary {
     pub lines: u64,
     pub anomalies: u64,
     pub incidents: Vec<Incident>,
+    /// What each format's lines carried, one line per format.
+    pub formats: Vec<String>,
 }
 
 #[derive(Default)]
@@ -173,7 +175,9 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
             break;
         }
     }
-    for a in pipeline.finish() {
+    let finished = pipeline.finish();
+    summary.formats = pipeline.census().summary_lines();
+    for a in finished {
         summary.anomalies += 1;
         write_anomaly(out, &a, opts.output)?;
     }
@@ -189,6 +193,9 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
             summary.anomalies,
             summary.incidents.len()
         )?;
+        for f in &summary.formats {
+            writeln!(out, "{f}")?;
+        }
         for i in &summary.incidents {
             writeln!(
                 out,
@@ -205,6 +212,11 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
                 i.last_seen,
                 escape_for_terminal(&i.reason)
             )?;
+        }
+    }
+    if opts.output == ScanOutput::Jsonl {
+        for f in &summary.formats {
+            tracing::info!("{f}");
         }
     }
     out.flush()?;

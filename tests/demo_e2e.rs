@@ -87,6 +87,11 @@ fn demo_shows_every_injected_kind_within_two_minutes() {
     assert_eq!(code, 200);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["training"]["trained"], true, "{status}");
+    // Per format, the fields its lines carried: the demo writes JSON with every request field.
+    let json = &status["formats"]["json"];
+    let lines = json["fields"]["lines"].as_u64().unwrap_or(0);
+    assert!(lines > 0 && json["fields"]["latency"] == lines && json["fields"]["status"] == lines, "{status}");
+    assert_eq!(json["missing"], serde_json::json!([]), "{status}");
     let (code, incidents) = get(&format!("{base}/api/v1/incidents")).unwrap();
     assert_eq!(code, 200);
     let incidents: serde_json::Value = serde_json::from_str(&incidents).unwrap();

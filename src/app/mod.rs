@@ -497,6 +497,7 @@ async fn process_batch(
     let n = batch.len() as u64;
     let (p, _) = off_reactor(p, state_dir.clone(), n >= TRIM_AFTER_LINES, |p| p.process(batch)).await?;
     state.lines_processed.fetch_add(n, Ordering::Relaxed);
+    *state.formats.lock().expect("not poisoned") = p.census().to_json();
     // Acknowledged only now that the batch went through the pipeline (and any save after it; the
     // incidents it opened are in the journal before they were reported).
     state.batches_processed.fetch_add(1, Ordering::Release);

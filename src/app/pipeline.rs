@@ -90,7 +90,9 @@ pub struct Pipeline {
     columns: Vec<String>,
     /// `lines_parsed` per format and `suppressed` per reason, each looked up once (a family's
     /// lookup allocates and locks; these count every line).
-    parsed: [Option<Counter>; 4],
+    parsed: [Option<Counter>; crate::parse::Format::ALL.len()],
+    /// Which fields each format's lines carried.
+    census: crate::parse::census::Census,
     suppressed: [Option<Counter>; 3],
     retimed: [Option<Counter>; 2],
     /// Masks secrets in each finding as it is made ([`Pipeline::redact_with`]: the daemon always,
@@ -131,6 +133,7 @@ impl Pipeline {
             held: None,
             columns: cfg.features.columns.clone(),
             parsed: Default::default(),
+            census: crate::parse::census::Census::new(cfg.parse.format),
             suppressed: Default::default(),
             retimed: Default::default(),
             redactor: None,
@@ -405,12 +408,19 @@ impl Pipeline {
             // Only at the start of a stream: read the times of the first lines ahead, so the very
             // first line cannot set the clock.
             let ahead = &lines[..lines.len().min(clock::SAMPLES)];
+            // A copy of the parser reads them, so what it remembers per stream (headers, held
+            // parts of container lines) is not read twice.
+            let peek = self.parser.clone();
             let upcoming: Vec<Timestamp> =
-                ahead.iter().map(|raw| self.parser.parse(raw.clone())).filter(|e| e.own_time).map(|e| e.time).collect();
+                ahead.iter().map(|raw| peek.parse(raw.clone())).filter(|e| e.own_time).map(|e| e.time).collect();
             self.clock.prime(&upcoming, ahead.len());
         }
         for raw in lines {
             let mut event = self.parser.parse(raw);
+            if event.format == crate::parse::Format::Directive {
+                continue;
+            }
+            self.census.count(&event);
             self.place_in_time(&mut event);
             let row = self.detector.observe(event);
             self.record_metrics(&row);
@@ -603,7 +613,13 @@ impl Pipeline {
     }
 
     /// End of input: score what is still buffered and close every incident.
+    /// Which fields each format's lines carried.
+    pub fn census(&self) -> &crate::parse::census::Census {
+        &self.census
+    }
+
     pub fn finish(&mut self) -> Vec<Anomaly> {
+        self.census.warn_remaining();
         let mut out = Vec::new();
         if self.warmup.is_some() {
             self.end_warmup(&mut out);

@@ -69,6 +69,8 @@ pub struct AppState {
     pub loki: Mutex<Option<Arc<crate::source::loki::SourceStatus>>>,
     pub training: Mutex<TrainingStatus>,
     pub lines_processed: AtomicU64,
+    /// Per format, the fields its lines carried (`/api/v1/status` `formats`).
+    pub formats: Mutex<serde_json::Value>,
     /// Batches the pipeline has processed, in the order the source sent them (the Loki source's
     /// acknowledgements: its cursor on disk never runs ahead of them).
     pub batches_processed: Arc<AtomicU64>,
@@ -104,6 +106,7 @@ impl AppState {
                 ..Default::default()
             }),
             lines_processed: AtomicU64::new(0),
+            formats: Mutex::new(serde_json::json!({})),
             batches_processed: Arc::new(AtomicU64::new(0)),
             dismissed: Mutex::new(Vec::new()),
             shard: (cfg.source.kind == crate::config::SourceKind::Loki && cfg.loki.shard_count > 1).then(|| {

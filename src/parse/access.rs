@@ -4,15 +4,50 @@
 //! 127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a?b=1 HTTP/1.1" 200 2326 "http://ref/" "UA/1.0" 0.042
 //! ```
 //!
-//! After the Combined fields, extra trailing fields are tolerated: the first bare number is the
-//! request time in seconds (nginx `$request_time`), `rt=0.042` / `request_time=…` style pairs are
-//! read through the aliases (`rt` is seconds), further quoted strings (`"$http_x_forwarded_for"`)
-//! and numbers (upstream times) are skipped. The line is scanned byte by byte, no regex.
+//! A leading virtual host (`example.com:443 10.0.0.1 - - […`, Apache `%v:%p`, GoAccess VCOMBINED)
+//! is skipped; werkzeug's date without a zone (`[02/Dec/2026 04:00:00]`) is read as UTC.
+//!
+//! After the Combined fields, extra trailing fields are tolerated. The request time is, in this
+//! order of preference:
+//! 1. the first bare decimal number, in seconds (nginx `$request_time`, also ingress-nginx's,
+//!    which follows an integer `$request_length`), or the first number with a unit (`12ms`,
+//!    Traefik CLF), or an `rt=0.042` / `request_time=…` pair (read through the aliases, `rt` is
+//!    seconds);
+//! 2. else a bare integer that is the only trailing number and the last field of the line, in the
+//!    [`IntUnit`] the caller gives: microseconds by default (Apache `%D`, gunicorn `%(D)s`),
+//!    seconds for Apache `%T`, milliseconds for `%{ms}T`.
+//!
+//! Further quoted strings (`"$http_x_forwarded_for"`, Traefik's router and URL) and numbers
+//! (upstream times, request counts) are skipped. The line is scanned byte by byte, no regex.
 
 use std::borrow::Cow;
 
+use super::cursor::Cur;
 use super::fields::{alias, Field, Found, TimeUnit, Val};
 use super::time;
+use super::values::parse_duration_ms;
+
+/// The unit of a lone trailing integer request time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum IntUnit {
+    /// Apache `%D`, gunicorn `%(D)s` (the default).
+    #[default]
+    Micros,
+    /// Apache `%{ms}T`.
+    Millis,
+    /// Apache `%T`.
+    Secs,
+}
+
+impl IntUnit {
+    fn time_unit(self) -> TimeUnit {
+        match self {
+            IntUnit::Micros => TimeUnit::Micros,
+            IntUnit::Millis => TimeUnit::Millis,
+            IntUnit::Secs => TimeUnit::Secs,
+        }
+    }
+}
 
 /// Rank given to values read from the access-log positions.
 const RANK: u16 = 1;
@@ -24,81 +59,6 @@ pub(crate) enum Miss {
     NotAccess,
     /// It started like an access-log line but broke off (truncated or mangled).
     Broken,
-}
-
-/// A cursor over the line's bytes.
-struct Cur<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Cur<'a> {
-    fn space(&mut self) {
-        while self.s.as_bytes().get(self.i) == Some(&b' ') {
-            self.i += 1;
-        }
-    }
-
-    /// A run of non-space bytes (may be empty).
-    fn token(&mut self) -> &'a str {
-        let b = self.s.as_bytes();
-        let start = self.i;
-        while self.i < b.len() && b[self.i] != b' ' {
-            self.i += 1;
-        }
-        &self.s[start..self.i]
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        if self.s.as_bytes().get(self.i) == Some(&c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// A double-quoted string (the opening quote already eaten); `\"` and `\\` stay escaped in the
-    /// returned slice, which is unescaped only if it contains a backslash.
-    fn quoted(&mut self) -> Option<Cow<'a, str>> {
-        let b = self.s.as_bytes();
-        let start = self.i;
-        let mut escaped = false;
-        while self.i < b.len() {
-            match b[self.i] {
-                b'\\' => {
-                    escaped = true;
-                    self.i += 2;
-                }
-                b'"' => {
-                    let raw = &self.s[start..self.i];
-                    self.i += 1;
-                    return Some(if escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) });
-                }
-                _ => self.i += 1,
-            }
-        }
-        None
-    }
-}
-
-/// Undoes nginx/Apache escaping of `\"` and `\\` (other `\xHH` sequences are kept as written).
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(&n) = chars.peek() {
-                if n == '"' || n == '\\' {
-                    out.push(n);
-                    chars.next();
-                    continue;
-                }
-            }
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `dd/Mon/` — the start of an access-log date; anything else in brackets (`[main]`, `[error]`) is
@@ -113,9 +73,26 @@ fn starts_like_date(s: &str) -> bool {
         && b[6] == b'/'
 }
 
-/// Parses an access-log line into `found`.
-pub(crate) fn parse<'a>(line: &'a str, found: &mut Found<'a>) -> Result<(), Miss> {
-    let mut c = Cur { s: line, i: 0 };
+/// Parses an access-log line into `found`; a lone trailing integer is a request time in `unit`.
+pub(crate) fn parse<'a>(line: &'a str, unit: IntUnit, found: &mut Found<'a>) -> Result<(), Miss> {
+    match parse_from(line, 0, unit, found) {
+        Err(Miss::NotAccess) => {
+            // `vhost:port host ident user [date]`: skip the virtual host once.
+            let Some(sp) = line.as_bytes().iter().position(|&b| b == b' ') else {
+                return Err(Miss::NotAccess);
+            };
+            let start = sp + 1 + line[sp + 1..].bytes().take_while(|&b| b == b' ').count();
+            if line[..sp].contains(['[', '"']) || start >= line.len() {
+                return Err(Miss::NotAccess);
+            }
+            parse_from(line, start, unit, found)
+        }
+        other => other,
+    }
+}
+
+fn parse_from<'a>(line: &'a str, start: usize, unit: IntUnit, found: &mut Found<'a>) -> Result<(), Miss> {
+    let mut c = Cur::at(line, start);
     let host = c.token();
     c.space();
     let _ident = c.token();
@@ -155,30 +132,58 @@ pub(crate) fn parse<'a>(line: &'a str, found: &mut Found<'a>) -> Result<(), Miss
 
     // Combined: "referer" "user agent". Then anything nginx adds.
     let mut quoted_seen = 0;
+    let mut ints = Integers::default();
     loop {
         c.space();
         if c.i >= line.len() {
-            return Ok(());
+            break;
         }
         if c.eat(b'"') {
             let Some(v) = c.quoted() else {
                 // An unterminated quote: a cut line. What came before is still good.
                 return Ok(());
             };
+            ints.last_was = false;
             quoted_seen += 1;
             if quoted_seen == 2 {
                 found.offer(Field::UserAgent, RANK, Val::Str(v));
             }
             continue;
         }
-        trailing_token(c.token(), found);
+        trailing_token(c.token(), &mut ints, found);
     }
+    if let (1, true, Some(n)) = (ints.count, ints.last_was, ints.last) {
+        found.offer(Field::ResponseTime(unit.time_unit()), RANK_INTEGER, Val::Str(Cow::Borrowed(n)));
+    }
+    Ok(())
 }
 
-/// One unquoted trailing field: the first bare number is the request time in seconds; `k=v` pairs
-/// go through the aliases (`rt` meaning seconds).
-fn trailing_token<'a>(tok: &'a str, found: &mut Found<'a>) {
-    const RANK_TRAILING: u16 = 2;
+/// Rank of a trailing decimal or unit-suffixed request time.
+const RANK_TRAILING: u16 = 2;
+/// Rank of a lone trailing integer request time (any decimal one beats it).
+const RANK_INTEGER: u16 = 3;
+
+/// The bare integers among the trailing fields.
+#[derive(Default)]
+struct Integers<'a> {
+    count: u32,
+    last: Option<&'a str>,
+    /// The field just read was a bare integer.
+    last_was: bool,
+}
+
+/// One unquoted trailing field: the first bare decimal (seconds) or number with a unit is the
+/// request time; `k=v` pairs go through the aliases (`rt` meaning seconds); bare integers are
+/// counted in `ints`.
+fn trailing_token<'a>(tok: &'a str, ints: &mut Integers<'a>, found: &mut Found<'a>) {
+    let b = tok.as_bytes();
+    ints.last_was = false;
+    if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+        ints.count += 1;
+        ints.last = Some(tok);
+        ints.last_was = true;
+        return;
+    }
     if let Some((k, v)) = tok.split_once('=') {
         let v = v.trim_matches('"');
         if k.eq_ignore_ascii_case("rt") {
@@ -188,8 +193,13 @@ fn trailing_token<'a>(tok: &'a str, found: &mut Found<'a>) {
         }
         return;
     }
-    if tok.as_bytes().first().is_some_and(u8::is_ascii_digit) && tok.contains('.') {
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return;
+    }
+    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
         found.offer(Field::ResponseTime(TimeUnit::Secs), RANK_TRAILING, Val::Str(Cow::Borrowed(tok)));
+    } else if b.last().is_some_and(u8::is_ascii_alphabetic) && parse_duration_ms(tok).is_some() {
+        found.offer(Field::ResponseTime(TimeUnit::Duration), RANK_TRAILING, Val::Str(Cow::Borrowed(tok)));
     }
 }
 
@@ -197,9 +207,13 @@ fn trailing_token<'a>(tok: &'a str, found: &mut Found<'a>) {
 mod tests {
     use super::*;
 
+    fn parse_m<'a>(line: &'a str, f: &mut Found<'a>) -> Result<(), Miss> {
+        parse(line, IntUnit::Micros, f)
+    }
+
     fn ok(line: &str) -> Found<'_> {
         let mut f = Found::default();
-        assert_eq!(parse(line, &mut f), Ok(()), "{line}");
+        assert_eq!(parse(line, IntUnit::Micros, &mut f), Ok(()), "{line}");
         f
     }
 
@@ -245,16 +259,45 @@ mod tests {
     }
 
     #[test]
+    fn trailing_request_times() {
+        let base = r#"10.0.0.1 - - [02/Dec/2026:04:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "curl/8""#;
+        // Apache %D: a lone trailing integer is microseconds.
+        assert_eq!(ok(&format!("{base} 3000000")).response_time_ms.val, Some(3000.0));
+        // ingress-nginx: `$request_length $request_time …`: the decimal wins.
+        let ingress = format!("{base} 431 0.005 [default-web-80] [] 10.2.0.7:8080 612 0.004 200 8f3c");
+        assert_eq!(ok(&ingress).response_time_ms.val, Some(5.0));
+        // Traefik CLF: a request count, router, URL, then `12ms`.
+        let traefik = format!(r#"{base} 42 "web@docker" "http://10.0.0.5:80" 12ms"#);
+        assert_eq!(ok(&traefik).response_time_ms.val, Some(12.0));
+        // Apache combinedio (`%I %O`): two integers are sizes, not a time.
+        assert_eq!(ok(&format!("{base} 431 612")).response_time_ms.val, None);
+        let mut f = Found::default();
+        let secs = format!("{base} 3");
+        assert_eq!(parse(&secs, IntUnit::Secs, &mut f), Ok(()));
+        assert_eq!(f.response_time_ms.val, Some(3000.0));
+    }
+
+    #[test]
+    fn vhost_prefix_and_werkzeug_date() {
+        let f = ok(r#"shop.example:443 10.0.0.1 - - [02/Dec/2026:04:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "UA""#);
+        assert_eq!(f.client.val.as_deref(), Some("10.0.0.1"));
+        assert_eq!(f.user_agent.val.as_deref(), Some("UA"));
+        let f = ok(r#"127.0.0.1 - - [02/Dec/2026 04:00:00] "GET /hello HTTP/1.1" 200 -"#);
+        assert_eq!(f.time.val, Some("2026-12-02T04:00:00Z".parse().unwrap()));
+        assert_eq!(f.status.val, Some(200));
+    }
+
+    #[test]
     fn misses() {
         let mut f = Found::default();
-        assert_eq!(parse("Jun 14 15:16:01 combo sshd[1]: hi", &mut f), Err(Miss::NotAccess));
-        assert_eq!(parse("", &mut f), Err(Miss::NotAccess));
-        assert_eq!(parse("1.2.3.4 - - [10/Oct/2000:13:55", &mut f), Err(Miss::Broken));
-        assert_eq!(parse(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTT"#, &mut f), Err(Miss::Broken));
-        assert_eq!(parse(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a" 2000 1"#, &mut f), Err(Miss::Broken));
+        assert_eq!(parse_m("Jun 14 15:16:01 combo sshd[1]: hi", &mut f), Err(Miss::NotAccess));
+        assert_eq!(parse_m("", &mut f), Err(Miss::NotAccess));
+        assert_eq!(parse_m("1.2.3.4 - - [10/Oct/2000:13:55", &mut f), Err(Miss::Broken));
+        assert_eq!(parse_m(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTT"#, &mut f), Err(Miss::Broken));
+        assert_eq!(parse_m(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a" 2000 1"#, &mut f), Err(Miss::Broken));
         // Hadoop-style text with a bracketed thread name is not an access line.
         assert_eq!(
-            parse("2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop: Created", &mut f),
+            parse_m("2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop: Created", &mut f),
             Err(Miss::NotAccess)
         );
     }

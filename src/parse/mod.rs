@@ -19,13 +19,21 @@
 //! [`ParseProblem::TooLong`].
 
 pub mod access;
+mod aws;
+pub mod census;
+mod cursor;
 pub mod endpoint;
 pub mod fields;
 pub mod json;
 pub mod logfmt;
+mod presets;
+mod proxies;
+mod streams;
 pub mod text;
 pub mod time;
 pub mod values;
+mod w3c;
+mod wrapper;
 
 #[cfg(test)]
 mod tests;
@@ -37,41 +45,65 @@ use jiff::Timestamp;
 
 use crate::config::ParseConfig;
 use crate::source::RawLine;
+use presets::Reader;
 
 pub use fields::FieldMap;
 use fields::Found;
+pub use presets::{FormatChoice, PRESETS};
 
 /// The format a line was parsed as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Json,
     Logfmt,
+    /// Common/Combined and the servers that extend it (nginx, Apache, gunicorn, werkzeug, Traefik CLF…).
     Access,
+    Envoy,
+    Haproxy,
+    /// AWS Application Load Balancer.
+    Alb,
+    /// AWS Classic Load Balancer.
+    Elb,
+    /// W3C extended (IIS).
+    W3c,
+    Cloudfront,
     Text,
+    /// Not an event: a `#Fields:`-style header, or a part of a container line held until its end.
+    Directive,
 }
 
 impl Format {
+    /// Every format, in `Format as usize` order.
+    pub const ALL: [Format; 11] = [
+        Format::Json,
+        Format::Logfmt,
+        Format::Access,
+        Format::Envoy,
+        Format::Haproxy,
+        Format::Alb,
+        Format::Elb,
+        Format::W3c,
+        Format::Cloudfront,
+        Format::Text,
+        Format::Directive,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Logfmt => "logfmt",
             Format::Access => "access",
+            Format::Envoy => "envoy",
+            Format::Haproxy => "haproxy",
+            Format::Alb => "alb",
+            Format::Elb => "elb",
+            Format::W3c => "w3c",
+            Format::Cloudfront => "cloudfront",
             Format::Text => "text",
+            Format::Directive => "directive",
         }
     }
-}
-
-/// Which format to parse lines as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatChoice {
-    #[default]
-    Auto,
-    Json,
-    Logfmt,
-    Access,
-    Text,
 }
 
 /// Severity level found in the line, if any.
@@ -161,6 +193,8 @@ pub struct Parser {
     fields: FieldMap,
     /// The JSON keys of recent lines and what they mean under `fields`.
     keys: RefCell<json::KeyMemo>,
+    /// W3C columns and held container-line parts, per stream.
+    streams: RefCell<streams::Streams>,
 }
 
 impl Default for Parser {
@@ -195,6 +229,7 @@ impl Parser {
             max_line_bytes: cfg.max_line_bytes.max(1),
             fields: FieldMap::new(&cfg.fields),
             keys: RefCell::default(),
+            streams: RefCell::default(),
         }
     }
 
@@ -215,7 +250,7 @@ impl Parser {
             raw.line.truncate(cut);
             truncated = true;
         }
-        let mut p = self.parse_line(&raw.line, raw.timestamp);
+        let mut p = self.unwrap_and_parse(&raw);
         if truncated && p.problem.is_some() {
             p.problem = Some(ParseProblem::TooLong);
         }
@@ -240,47 +275,206 @@ impl Parser {
         }
     }
 
-    fn parse_line(&self, line: &str, reference: Timestamp) -> Parsed {
+    /// Removes a container wrapper (CRI, Docker json-file), holding partial lines, then parses.
+    fn unwrap_and_parse(&self, raw: &RawLine) -> Parsed {
+        let line = raw.line.as_str();
+        let wrapped = match line.as_bytes().first() {
+            Some(b'{') => wrapper::docker(line),
+            Some(c) if c.is_ascii_digit() => wrapper::cri(line),
+            _ => None,
+        };
+        let Some(w) = wrapped else {
+            return self.parse_line(line, &raw.labels, raw.timestamp);
+        };
+        let key = streams::key(&raw.labels, w.stream);
+        let mut streams = self.streams.borrow_mut();
+        if w.partial {
+            streams.hold(key, &w.line, self.max_line_bytes);
+            return directive();
+        }
+        let joined = streams.join(key, &w.line);
+        drop(streams);
+        let inner = joined.as_deref().unwrap_or(&w.line);
+        let mut p = self.parse_line(inner, &raw.labels, raw.timestamp);
+        if p.time.is_none() {
+            p.time = w.time.filter(|t| time::is_sane(*t, raw.timestamp));
+        }
+        p
+    }
+
+    fn parse_line(&self, line: &str, labels: &crate::source::Labels, reference: Timestamp) -> Parsed {
         let line = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        let reader = self.format.reader();
+        if line.starts_with('#') && matches!(reader, Reader::Auto | Reader::W3c { .. }) {
+            if let Some(d) = w3c::directive(line) {
+                if let w3c::Directive::Fields(cols) = d {
+                    self.streams.borrow_mut().set_columns(streams::key(labels, ""), w3c::Columns::new(cols));
+                }
+                return directive();
+            }
+        }
         let mut found = Found::default();
-        let (format, problem) = self.fill(line, reference, &mut found);
+        let (format, problem) = self.fill(line, reader, labels, reference, &mut found);
         build(found, format, problem, reference)
     }
 
     /// Detects the format (or uses the configured one) and fills `found`.
-    fn fill<'a>(&self, line: &'a str, reference: Timestamp, found: &mut Found<'a>) -> (Format, Option<ParseProblem>) {
-        let first = line.as_bytes().first().copied();
-        let choice = match self.format {
-            FormatChoice::Auto => match first {
-                Some(b'{') => FormatChoice::Json,
-                Some(b'[') => return self.bracket(line, reference, found),
-                Some(_) if logfmt::looks_like(line) => FormatChoice::Logfmt,
-                Some(c) if c.is_ascii_alphanumeric() || c == b':' => FormatChoice::Access,
-                _ => FormatChoice::Text,
+    fn fill<'a>(
+        &self,
+        line: &'a str,
+        reader: Reader,
+        labels: &crate::source::Labels,
+        reference: Timestamp,
+        found: &mut Found<'a>,
+    ) -> (Format, Option<ParseProblem>) {
+        let auto = reader == Reader::Auto;
+        let reader = match reader {
+            Reader::Auto => match self.detect(line, labels) {
+                Some(r) => r,
+                None if line.as_bytes().first() == Some(&b'[') => return self.bracket(line, reference, found),
+                None => match wrapper::syslog(line, reference) {
+                    Some((inner, ts)) => return self.syslog(line, inner, ts, labels, reference, found),
+                    None => Reader::Text,
+                },
+            },
+            Reader::Haproxy if !proxies::looks_like_haproxy(line) => match wrapper::syslog(line, reference) {
+                Some((inner, ts)) => {
+                    let r = self.read(inner, Reader::Haproxy, false, labels, reference, found);
+                    if r.0 != Format::Text && found.time.val.is_none() {
+                        found.time.val = ts;
+                    }
+                    return r;
+                }
+                None => Reader::Haproxy,
             },
             forced => forced,
         };
-        match choice {
-            FormatChoice::Json => match self.json(line, found) {
+        self.read(line, reader, auto, labels, reference, found)
+    }
+
+    /// The reader for a line, by cheap byte checks; `None`: a `[` line that is not Envoy's, or a
+    /// line that may carry a syslog header.
+    fn detect(&self, line: &str, labels: &crate::source::Labels) -> Option<Reader> {
+        let b = line.as_bytes();
+        let first = *b.first()?;
+        if self.streams.borrow().has_columns() && self.streams.borrow().columns(streams::key(labels, "")).is_some() {
+            return Some(Reader::W3c { cloudfront: false });
+        }
+        Some(match first {
+            b'{' => Reader::Json,
+            b'[' if proxies::looks_like_envoy(line) => Reader::Envoy,
+            b'[' | b'<' => return None,
+            _ if logfmt::looks_like(line) => Reader::Logfmt,
+            b'0'..=b'9' if aws::looks_like_elb(line) => Reader::Elb,
+            b'0'..=b'9' if w3c::looks_like_cloudfront(line) => Reader::W3c { cloudfront: true },
+            b'0'..=b'9' if w3c::looks_like_iis(line) => Reader::W3c { cloudfront: false },
+            b'0'..=b'9' if proxies::looks_like_haproxy(line) => Reader::Haproxy,
+            b'h' | b'g' | b'w' if aws::looks_like_alb(line) => Reader::Alb,
+            b'A'..=b'Z' if time::month_abbrev(b).is_some() && b.get(3) == Some(&b' ') => return None,
+            c if c.is_ascii_alphanumeric() || c == b':' => Reader::Access(access::IntUnit::Micros),
+            _ => Reader::Text,
+        })
+    }
+
+    /// A line with a syslog header: the message is read if it is a structured format, else the
+    /// whole line is text.
+    fn syslog<'a>(
+        &self,
+        line: &'a str,
+        inner: &'a str,
+        ts: Option<Timestamp>,
+        labels: &crate::source::Labels,
+        reference: Timestamp,
+        found: &mut Found<'a>,
+    ) -> (Format, Option<ParseProblem>) {
+        match self.detect(inner, labels) {
+            Some(r @ (Reader::Json | Reader::Logfmt | Reader::Haproxy | Reader::Access(_))) => {
+                let got = self.read(inner, r, true, labels, reference, found);
+                if got.0 != Format::Text {
+                    if found.time.val.is_none() {
+                        found.time.val = ts;
+                    }
+                    return got;
+                }
+                as_text(line, reference, found, None)
+            }
+            _ => as_text(line, reference, found, None),
+        }
+    }
+
+    /// Reads `line` with `reader`; `auto`: the reader was detected, so a line that is not of its
+    /// kind at all is plain text, not a problem.
+    fn read<'a>(
+        &self,
+        line: &'a str,
+        reader: Reader,
+        auto: bool,
+        labels: &crate::source::Labels,
+        reference: Timestamp,
+        found: &mut Found<'a>,
+    ) -> (Format, Option<ParseProblem>) {
+        let positional = |ok: Option<()>, format: Format, found: &mut Found<'a>| match ok {
+            Some(()) => (format, None),
+            None => as_text(line, reference, found, Some(ParseProblem::BadAccessLog)),
+        };
+        match reader {
+            Reader::Json => match self.json(line, found) {
                 Ok(()) => (Format::Json, None),
                 Err(problem) => as_text(line, reference, found, Some(problem)),
             },
-            FormatChoice::Logfmt => {
+            Reader::Logfmt => {
                 if logfmt::parse(line, &self.fields, found) > 0 {
                     (Format::Logfmt, None)
                 } else {
                     as_text(line, reference, found, None)
                 }
             }
-            FormatChoice::Access => match access::parse(line, found) {
+            Reader::Access(unit) => match access::parse(line, unit, found) {
                 Ok(()) => (Format::Access, None),
-                Err(access::Miss::NotAccess) if self.format == FormatChoice::Auto => {
-                    as_text(line, reference, found, None)
-                }
+                Err(access::Miss::NotAccess) if auto => as_text(line, reference, found, None),
                 Err(_) => as_text(line, reference, found, Some(ParseProblem::BadAccessLog)),
             },
-            FormatChoice::Text | FormatChoice::Auto => as_text(line, reference, found, None),
+            Reader::Envoy => positional(proxies::envoy(line, found), Format::Envoy, found),
+            Reader::Haproxy => positional(proxies::haproxy(line, found), Format::Haproxy, found),
+            Reader::Alb => positional(aws::parse(line, true, found), Format::Alb, found),
+            Reader::Elb => positional(aws::parse(line, false, found), Format::Elb, found),
+            Reader::W3c { cloudfront } => {
+                let key = streams::key(labels, "");
+                let streams = self.streams.borrow();
+                let default;
+                let cols = match streams.columns(key) {
+                    Some(c) => c,
+                    None => {
+                        default = w3c::Columns::new(if cloudfront { w3c::CLOUDFRONT_FIELDS } else { w3c::IIS_FIELDS });
+                        &default
+                    }
+                };
+                let format = if cols.is_cloudfront() { Format::Cloudfront } else { Format::W3c };
+                let ok = w3c::parse(line, cols, found);
+                drop(streams);
+                match ok {
+                    Some(()) => (format, None),
+                    // Under a header, a line that does not fit may be any other line of the stream.
+                    None if auto => match self.detect_without_columns(line) {
+                        Some(r) => self.read(line, r, true, labels, reference, found),
+                        None => as_text(line, reference, found, None),
+                    },
+                    None => as_text(line, reference, found, Some(ParseProblem::BadAccessLog)),
+                }
+            }
+            Reader::Text | Reader::Auto => as_text(line, reference, found, None),
         }
+    }
+
+    /// The reader for a line that did not fit its stream's W3C columns.
+    fn detect_without_columns(&self, line: &str) -> Option<Reader> {
+        let first = *line.as_bytes().first()?;
+        Some(match first {
+            b'{' => Reader::Json,
+            _ if logfmt::looks_like(line) => Reader::Logfmt,
+            c if c.is_ascii_alphanumeric() => Reader::Access(access::IntUnit::Micros),
+            _ => return None,
+        })
     }
 
     fn json<'a>(&self, line: &'a str, found: &mut Found<'a>) -> Result<(), ParseProblem> {
@@ -301,6 +495,26 @@ impl Parser {
             Err(_) if looks_json => as_text(line, reference, found, Some(ParseProblem::BadJson)),
             Err(_) => as_text(line, reference, found, None),
         }
+    }
+}
+
+/// What a line that is not an event parses to (a header, a held part of a container line).
+fn directive() -> Parsed {
+    Parsed {
+        time: None,
+        format: Format::Directive,
+        method: None,
+        path: None,
+        query: None,
+        endpoint: "-".to_string(),
+        status: None,
+        response_time_ms: None,
+        bytes: None,
+        client: None,
+        user_agent: None,
+        level: None,
+        message: None,
+        problem: None,
     }
 }
 

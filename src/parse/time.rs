@@ -203,10 +203,11 @@ pub(crate) fn month_abbrev(b: &[u8]) -> Option<i32> {
     MONTHS.iter().position(|x| **x == lower).map(|i| i as i32 + 1)
 }
 
-/// Parses the access-log form `10/Oct/2000:13:55:36 -0700` (zone optional) at the start of `s`.
+/// Parses the access-log form `10/Oct/2000:13:55:36 -0700` (zone optional; a space instead of the
+/// first colon as werkzeug writes it; a fraction as HAProxy writes it) at the start of `s`.
 pub(crate) fn parse_clf_prefix(s: &str) -> Option<(Timestamp, usize)> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' || b[17] != b':' {
+    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || !matches!(b[11], b':' | b' ') || b[14] != b':' || b[17] != b':' {
         return None;
     }
     let d = digits(b, 0, 2)?;
@@ -285,6 +286,8 @@ mod tests {
 
     #[test]
     fn access_log_form() {
+        assert_eq!(parse_clf_prefix("02/Dec/2026 04:00:00").map(|p| p.0), Some(ts("2026-12-02T04:00:00Z")));
+        assert_eq!(parse_clf_prefix("06/Feb/2009:12:14:14.655").map(|p| p.0), Some(ts("2009-02-06T12:14:14.655Z")));
         assert_eq!(parse_str("10/Oct/2000:13:55:36 -0700"), Some(ts("2000-10-10T20:55:36Z")));
         assert_eq!(parse_str("24/Nov/2026:03:00:00 +0000"), Some(ts("2026-11-24T03:00:00Z")));
         assert_eq!(parse_str("24/Foo/2026:03:00:00 +0000"), None);

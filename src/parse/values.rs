@@ -5,7 +5,12 @@
 //!   `time_ms`, `rt_ms`;
 //! - seconds: `request_time`, `upstream_response_time` (nginx), `response_time_secs`,
 //!   `response_time_seconds`, `duration_secs`, `duration_seconds`;
-//! - `duration`: a Go duration string (`12.5ms`, `1.2s`, `1m30s`); a bare number is seconds;
+//! - microseconds: `response_time_us`, `duration_us`, `latency_us`, `elapsed_us`, `took_us`;
+//!   nanoseconds: `duration_ns`, `latency_ns`, `elapsed_ns`, `response_time_ns`;
+//! - `duration`, `dur`: a Go duration string (`12.5ms`, `1.2s`, `1m30s`); a bare decimal is
+//!   seconds (Caddy's `0.0123`), a bare integer is nanoseconds (Go's `time.Duration` marshalled as
+//!   JSON, as Traefik's `Duration` is);
+//! - `took`: like `response_time`; `time_taken` (W3C `time-taken`): milliseconds;
 //! - `response_time`, `elapsed`, `latency`: a bare number with a fractional part below 60 is
 //!   seconds (`0.042` as nginx writes it), any other bare number is milliseconds (`250`);
 //! - `service` (Heroku router, `service=18ms`): milliseconds, and only used when nothing else is.
@@ -110,13 +115,29 @@ pub(crate) fn to_millis(v: &Val<'_>, unit: TimeUnit) -> Option<f64> {
             let n = to_f64(v)?;
             match unit {
                 TimeUnit::Millis => n,
-                TimeUnit::Secs | TimeUnit::Duration => n * 1000.0,
+                TimeUnit::Micros => n / 1000.0,
+                TimeUnit::Nanos => n / 1e6,
+                TimeUnit::Secs => n * 1000.0,
+                TimeUnit::Duration if is_integer(v) => n / 1e6,
+                TimeUnit::Duration => n * 1000.0,
                 TimeUnit::Guess if n.fract() != 0.0 && n < 60.0 => n * 1000.0,
                 TimeUnit::Guess => n,
             }
         }
     };
     (ms.is_finite() && (0.0..=MAX_RESPONSE_MS).contains(&ms)).then_some(ms)
+}
+
+/// A JSON integer, or a string of digits only.
+fn is_integer(v: &Val<'_>) -> bool {
+    match v {
+        Val::U64(_) | Val::I64(_) => true,
+        Val::Str(s) => {
+            let t = s.trim();
+            !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
 }
 
 /// Parses a Go-style duration (`12.5ms`, `1.2s`, `1m30s`, `800us`, `250µs`, `3h`) into milliseconds.
@@ -218,6 +239,11 @@ mod tests {
         assert_eq!(to_millis(&Val::F64(0.25), Guess), Some(250.0));
         assert_eq!(to_millis(&Val::U64(250), Guess), Some(250.0));
         assert_eq!(to_millis(&Val::F64(1.5), Duration), Some(1500.0));
+        // Traefik's `Duration`: integer nanoseconds.
+        assert_eq!(to_millis(&Val::U64(3_000_000_000), Duration), Some(3000.0));
+        assert_eq!(to_millis(&s("850us"), Duration), Some(0.85));
+        assert_eq!(to_millis(&Val::U64(1500), Micros), Some(1.5));
+        assert_eq!(to_millis(&Val::U64(2_000_000), Nanos), Some(2.0));
         assert_eq!(to_millis(&s("12.5ms"), Duration), Some(12.5));
         assert_eq!(to_millis(&s("1m30s"), Duration), Some(90_000.0));
         assert_eq!(to_millis(&s("250µs"), Millis), Some(0.25));

@@ -149,6 +149,7 @@ async fn status(State(Ctx { state: s, limits }): State<Ctx>) -> Response {
             "shard": s.shard.map(|sh| json!({"index": sh.index, "count": sh.count})),
         },
         "lines_processed": s.lines_processed.load(Ordering::Relaxed),
+        "formats": s.formats.lock().expect("not poisoned").clone(),
         "state": {
             "persistent": s.state_problem.lock().expect("not poisoned").is_none(),
             "problem": s.state_problem.lock().expect("not poisoned").clone(),

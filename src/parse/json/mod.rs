@@ -42,12 +42,15 @@ struct KeyInfo {
     alias: Option<(Field, u16)>,
     /// Explicit mappings that continue below this key (bit i = `map.entries[i]`).
     below: u32,
+    /// A `headers` object (Caddy's `request.headers`): its `User-Agent` (a string, or an array of
+    /// them) is the user agent.
+    headers: bool,
 }
 
 impl KeyInfo {
     /// A value under this key is used, or an object under it is searched.
     fn interesting(&self) -> bool {
-        self.explicit.is_some() || self.alias.is_some() || self.below != 0
+        self.explicit.is_some() || self.alias.is_some() || self.below != 0 || self.headers
     }
 
     /// A scalar under this key feeds a field.
@@ -62,6 +65,7 @@ fn key_info(map: &FieldMap, depth: usize, key: &str, live: u32) -> KeyInfo {
     let mut info = KeyInfo::default();
     if depth <= 1 {
         info.alias = alias(key).map(|(f, r)| (f, r + RANK_NESTED * depth as u16));
+        info.headers = key.eq_ignore_ascii_case("headers");
     }
     let mut bits = live;
     while bits != 0 {

@@ -164,7 +164,17 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        if self.key.headers && self.key.below == 0 {
+            while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                if name.eq_ignore_ascii_case("user-agent") {
+                    map.next_value_seed(HeaderSeed { found: self.cx.found, depth: self.depth })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            return Ok(());
+        }
         // Enter one level for the alias search, deeper only along an explicit path.
         if self.depth == 0 || self.key.below != 0 {
             walk_object(&mut self.cx, map, self.depth + 1, self.key.below)
@@ -217,6 +227,69 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
     }
 }
 
+/// A header's value in a `headers` object: a string or an array of strings (the first is used).
+struct HeaderSeed<'f, 'a> {
+    found: &'f mut Found<'a>,
+    depth: usize,
+}
+
+impl HeaderSeed<'_, '_> {
+    fn offer(self, v: String) {
+        let rank = crate::parse::fields::RANK_NESTED * (self.depth as u16 + 1);
+        self.found.offer(crate::parse::fields::Field::UserAgent, rank, Val::Str(Cow::Owned(v)));
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a header value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.offer(v.to_string());
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let first: Option<serde_json::Value> = seq.next_element()?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        if let Some(serde_json::Value::String(v)) = first {
+            self.offer(v);
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        IgnoredAny.visit_map(map).map(|_| ())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -248,6 +321,18 @@ mod tests {
         assert_eq!(run(line, &FieldMap::new(&cfg)).1, Some(204));
         // A top-level alias beats a nested one.
         assert_eq!(run(r#"{"http":{"status":500},"status":200}"#, &FieldMap::default()).1, Some(200));
+    }
+
+    #[test]
+    fn caddy_request_headers_give_the_user_agent() {
+        let mut found = Found::default();
+        let line = r#"{"request":{"uri":"/a","headers":{"Accept":["*/*"],"User-Agent":["curl/8.5",3]}},"status":200}"#;
+        assert_eq!(parse(line, &FieldMap::default(), &mut found), Ok(()));
+        assert_eq!(found.user_agent.val.as_deref(), Some("curl/8.5"));
+        let mut found = Found::default();
+        let odd = r#"{"headers":{"user-agent":{"x":1}},"user_agent":"top"}"#;
+        assert_eq!(parse(odd, &FieldMap::default(), &mut found), Ok(()));
+        assert_eq!(found.user_agent.val.as_deref(), Some("top"));
     }
 
     #[test]
