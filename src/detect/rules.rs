@@ -368,6 +368,7 @@ pub(crate) mod tests {
             bytes: Some(10),
             client: Some("203.0.113.9".into()),
             user_agent: Some(ua.into()),
+            referer: None,
             level: None,
             message: None,
             raw: RawLine::new(jiff::Timestamp::UNIX_EPOCH, format!("{method} {target} {ua}"), 1),

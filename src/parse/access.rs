@@ -145,8 +145,10 @@ fn parse_from<'a>(line: &'a str, start: usize, unit: IntUnit, found: &mut Found<
             };
             ints.last_was = false;
             quoted_seen += 1;
-            if quoted_seen == 2 {
-                found.offer(Field::UserAgent, RANK, Val::Str(v));
+            match quoted_seen {
+                1 => found.offer(Field::Referer, RANK, Val::Str(v)),
+                2 => found.offer(Field::UserAgent, RANK, Val::Str(v)),
+                _ => {}
             }
             continue;
         }
@@ -234,6 +236,7 @@ mod tests {
         let line = r#"10.1.2.3 - - [24/Nov/2026:03:00:00 +0000] "POST /api/orders?id=7 HTTP/1.1" 201 512 "https://shop.example/cart" "Mozilla/5.0 (X11; Linux x86_64)" "203.0.113.9" 0.042 0.040"#;
         let f = ok(line);
         assert_eq!(f.user_agent.val.as_deref(), Some("Mozilla/5.0 (X11; Linux x86_64)"));
+        assert_eq!(f.referer.val.as_deref(), Some("https://shop.example/cart"));
         assert_eq!(f.response_time_ms.val, Some(42.0));
         assert_eq!(f.path.val.as_deref(), Some("/api/orders?id=7"));
 

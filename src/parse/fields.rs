@@ -44,6 +44,7 @@ pub(crate) enum Field {
     Bytes,
     Client,
     UserAgent,
+    Referer,
     Level,
     Message,
 }
@@ -142,6 +143,10 @@ pub(crate) const ALIASES: &[Alias] = &[
     ("ua", Field::UserAgent, 4),
     ("agent", Field::UserAgent, 5),
     ("request_user-agent", Field::UserAgent, 6),
+    ("referer", Field::Referer, 1),
+    ("http_referer", Field::Referer, 2),
+    ("referrer", Field::Referer, 3),
+    ("request_referer", Field::Referer, 4),
     ("level", Field::Level, 1),
     ("lvl", Field::Level, 2),
     ("severity", Field::Level, 3),
@@ -287,6 +292,7 @@ pub(crate) struct Found<'a> {
     pub bytes: Slot<u64>,
     pub client: Slot<Cow<'a, str>>,
     pub user_agent: Slot<Cow<'a, str>>,
+    pub referer: Slot<Cow<'a, str>>,
     pub level: Slot<Level>,
     pub message: Slot<Cow<'a, str>>,
 }
@@ -309,6 +315,7 @@ impl<'a> Found<'a> {
             Field::Bytes if self.bytes.wants(rank) => self.bytes.offer(rank, to_u64(&v)),
             Field::Client if self.client.wants(rank) => self.client.offer(rank, to_str(v).and_then(first_address)),
             Field::UserAgent if self.user_agent.wants(rank) => self.user_agent.offer(rank, to_str(v)),
+            Field::Referer if self.referer.wants(rank) => self.referer.offer(rank, to_str(v)),
             Field::Level if self.level.wants(rank) => self.level.offer(rank, to_level(&v)),
             Field::Message if self.message.wants(rank) => self.message.offer(rank, to_str(v)),
             _ => {}

@@ -1,5 +1,5 @@
 //! Attack detection on request values, as a web application firewall does it: each query
-//! parameter, the path and the user agent are decoded as the server decodes them ([`decode`]),
+//! parameter, the path, the user agent and the referer are decoded as the server decodes them ([`decode`]),
 //! then SQL injection and XSS are judged by libinjection's tokenizer and fingerprints (the
 //! `libinjectionrs` port) with a few patterns for what it lets through (stacked and time-based
 //! queries, `javascript:` URLs, bare event handlers); command injection by shell separators and
@@ -58,6 +58,7 @@ enum Where<'a> {
     Param(&'a str),
     ParamName,
     UserAgent,
+    Referer,
     Line,
 }
 
@@ -69,6 +70,7 @@ impl Where<'_> {
             Where::Param(k) => format!("query parameter {}", crate::detect::rules::shorten(k, 40)),
             Where::ParamName => "a query parameter name".into(),
             Where::UserAgent => "the user agent".into(),
+            Where::Referer => "the referer".into(),
             Where::Line => "the line".into(),
         }
     }
@@ -78,6 +80,7 @@ impl Where<'_> {
             Where::Path => 0,
             Where::Param(_) | Where::ParamName => 1,
             Where::UserAgent => 2,
+            Where::Referer => 4,
             Where::Line => 3,
         }
     }
@@ -191,6 +194,9 @@ impl Inspector {
         if let Some(ua) = e.user_agent.as_deref() {
             self.value(Where::UserAgent, ua, false, &mut out);
         }
+        if let Some(r) = e.referer.as_deref() {
+            self.value(Where::Referer, r, false, &mut out);
+        }
         // A lookup in any logged header (Log4j resolves it wherever it is logged).
         if self.is_on(Attack::Log4Shell)
             && !out.iter().any(|f| f.attack == Attack::Log4Shell)
@@ -229,7 +235,7 @@ impl Inspector {
 
     fn judge(&self, place: Where<'_>, v: &str, out: &mut Vec<Finding>) {
         let lower = v.to_ascii_lowercase();
-        let header = place == Where::UserAgent;
+        let header = matches!(place, Where::UserAgent | Where::Referer);
         let add = |attack: Attack, evidence: &str, how: Option<String>, out: &mut Vec<Finding>| {
             if self.is_on(attack) && !out.iter().any(|f| f.attack == attack) {
                 out.push(finding(attack, place, evidence, how));

