@@ -95,7 +95,7 @@ pub struct Finding {
 }
 
 /// The compiled attack checks and the memory of clean values.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Inspector {
     on: [bool; ATTACKS.len()],
     /// SQL that libinjection lets through: stacked and time-based queries, tautologies without quotes.
@@ -104,12 +104,6 @@ pub struct Inspector {
     xss_extra: Regex,
     clean: RefCell<FastSet<u64>>,
     hasher: foldhash::fast::RandomState,
-}
-
-impl Clone for Inspector {
-    fn clone(&self) -> Self {
-        Inspector { clean: RefCell::default(), ..Inspector::new(|name| self.enabled_by_name(name)) }
-    }
 }
 
 impl Default for Inspector {
@@ -158,12 +152,9 @@ impl Inspector {
         }
     }
 
-    fn enabled_by_name(&self, name: &str) -> bool {
-        ATTACKS.iter().zip(self.on).any(|((_, n, ..), on)| on && *n == name)
-    }
-
+    /// `ATTACKS` lists the kinds in declaration order, so a kind indexes its entry.
     fn is_on(&self, a: Attack) -> bool {
-        ATTACKS.iter().zip(self.on).any(|((k, ..), on)| on && *k == a)
+        self.on[a as usize]
     }
 
     /// Whether any check is on.
@@ -275,7 +266,7 @@ impl Inspector {
         }
         // A literal `+` is a space to a form decoder and to most payload lists (`|+dir+c:`).
         let spaced = lower.replace('+', " ");
-        let cmd = if header { shell_shock(&lower) } else { shell::command_injection(&spaced) };
+        let cmd = if header { shell::shellshock(&lower) } else { shell::command_injection(&spaced) };
         if let Some(ev) = cmd {
             add(Attack::CommandInjection, ev, None, out);
         }
@@ -291,11 +282,6 @@ impl Inspector {
             add(Attack::Log4Shell, &ev, None, out);
         }
     }
-}
-
-/// In a header only the Shellshock prefix is a command (user agents are full of `;`).
-fn shell_shock(v: &str) -> Option<&str> {
-    v.find("() {").or_else(|| v.find("(){")).map(|at| &v[at..])
 }
 
 fn finding(attack: Attack, place: Where<'_>, evidence: &str, how: Option<String>) -> Finding {

@@ -126,8 +126,8 @@ enum After {
 
 /// The injected command found in `v` (lower-cased and decoded by the caller), as evidence.
 pub fn command_injection(v: &str) -> Option<&str> {
-    if v.contains("() {") || v.contains("(){") {
-        return Some(shellshock(v));
+    if let Some(found) = shellshock(v) {
+        return Some(found);
     }
     if let Some(at) = v.find("<!--#exec") {
         return Some(&v[at..]);
@@ -168,10 +168,10 @@ pub fn command_injection(v: &str) -> Option<&str> {
     None
 }
 
-/// `() { :; }; …` in a header: the Shellshock function-definition prefix.
-fn shellshock(v: &str) -> &str {
-    let at = v.find("() {").or_else(|| v.find("(){")).unwrap_or(0);
-    &v[at..]
+/// `() { :; }; …`: the Shellshock function-definition prefix, the only command judged in a
+/// header (user agents are full of `;`).
+pub fn shellshock(v: &str) -> Option<&str> {
+    v.find("() {").or_else(|| v.find("(){")).map(|at| &v[at..])
 }
 
 /// The command and its first argument at `start`, if one is there.
