@@ -9,8 +9,12 @@ ROOT=$PWD
 export WORK="$ROOT/.work"
 mkdir -p "$WORK"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One build per run: incremental caches would only take disk (gigabytes of it). Export
+# CARGO_INCREMENTAL=1 to keep them when re-running by hand.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how much disk is left, so a run that fills the disk says where.
+step() { printf '\n==> %s  (disk free: %s)\n' "$*" "$(df -h --output=avail . | tail -1 | tr -d ' ')"; }
 
 step "Installing test dependencies (Alertmanager, aiosmtpd)"
 eval "$(bash scripts/alert-deps.sh)"
@@ -49,4 +53,5 @@ if [ -x scripts/check-dashboard-live.sh ]; then
 fi
 
 step "All tests passed"
+echo "build output: $(du -sh "${CARGO_TARGET_DIR:-$ROOT/target}" fuzz/target 2>/dev/null | awk '{printf "%s %s  ", $2, $1}')"
 echo "tests: ${passed:-0} passed, ${failed:-0} failed"
