@@ -70,7 +70,8 @@ enum Command {
         /// Line format: `auto` (detected per line, the default), `json`, `logfmt`, `access`,
         /// `text`, or a server preset (`nginx`, `nginx-json`, `ingress-nginx`, `apache`,
         /// `apache-secs`, `apache-ms`, `gunicorn`, `werkzeug`, `traefik-json`, `traefik-clf`,
-        /// `caddy`, `envoy`, `haproxy`, `alb`, `elb`, `cloudfront`, `iis`/`w3c`).
+        /// `caddy`, `envoy`, `haproxy`, `alb`, `elb`, `cloudfront`, `iis`/`w3c`, `squid`, `s3`,
+        /// `cloud-storage`).
         #[arg(long, value_parser = clap::value_parser!(FormatChoice))]
         format: Option<FormatChoice>,
         /// `text` for people, `jsonl` for programs (JSON only on stdout).

@@ -155,6 +155,32 @@ fn aws_alb_and_classic_elb() {
 }
 
 #[test]
+fn squid_s3_and_cloud_storage() {
+    // Squid's documentation (`logformat squid`); the URL is absolute, its path is used.
+    let squid = "1796184000.450    180 192.168.0.224 TCP_MISS/200 411 GET http://www.example.com/api/x - HIER_DIRECT/74.125.39.99 text/html";
+    check("squid", FormatChoice::Squid, &[squid], &want("GET", "/api/x", 200, 0.180, Some("192.168.0.224"), None));
+    // Amazon S3 server access log, the entry in AWS's "Amazon S3 server access log format" page.
+    let s3 = r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be DOC-EXAMPLE-BUCKET1 [02/Dec/2026:04:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /DOC-EXAMPLE-BUCKET1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader DOC-EXAMPLE-BUCKET1.s3.us-west-1.amazonaws.com TLSV1.2 - -"#;
+    check(
+        "s3",
+        FormatChoice::S3,
+        &[s3],
+        &want("GET", "/DOC-EXAMPLE-BUCKET1", 200, 0.007, Some("192.0.2.3"), Some("S3Console/0.4")),
+    );
+    // Google Cloud Storage usage log: the header row Google documents, then a row.
+    let gcs = [
+        r#""time_micros","c_ip","c_ip_type","c_ip_region","cs_method","cs_uri","sc_status","cs_bytes","sc_bytes","time_taken_micros","cs_host","cs_referer","cs_user_agent","s_request_id","cs_operation","cs_bucket","cs_object""#,
+        r#""1796184000208148","192.0.2.1","1","","GET","/example-bucket/photo.jpg","200","0","23456","76000","storage.googleapis.com","","curl/8.5","AFi2b9","GET_Object","example-bucket","photo.jpg""#,
+    ];
+    check(
+        "cloud-storage",
+        FormatChoice::CloudStorage,
+        &gcs,
+        &want("GET", "/example-bucket/photo.jpg", 200, 0.076, Some("192.0.2.1"), Some("curl/8.5")),
+    );
+}
+
+#[test]
 fn cloudfront_and_iis_with_fields_headers() {
     let cf = [
         "#Version: 1.0",
@@ -443,6 +469,56 @@ fn elb(r: &Req, _: usize) -> Vec<String> {
     vec![format!("{} - -", load_balancer(r, "shop", "http://shop.example:80"))]
 }
 
+fn squid(r: &Req, _: usize) -> Vec<String> {
+    vec![format!(
+        "{:.3} {:>6} {} TCP_MISS/{} {} {} http://shop.example{} - HIER_DIRECT/10.2.0.7 application/json",
+        r.at.as_millisecond() as f64 / 1000.0,
+        (r.secs * 1000.0).round() as u64,
+        r.client,
+        r.status,
+        r.bytes,
+        r.method,
+        r.path
+    )]
+}
+
+fn s3(r: &Req, i: usize) -> Vec<String> {
+    vec![format!(
+        r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be shop-assets [{}] {} - 3E57427F3EX{i:05} REST.{}.OBJECT {} "{} /shop-assets{} HTTP/1.1" {} - {} {} {} {} "-" "{}" - -"#,
+        clf(r.at),
+        r.client,
+        r.method,
+        r.path.trim_start_matches('/'),
+        r.method,
+        r.path,
+        r.status,
+        r.bytes,
+        r.bytes,
+        (r.secs * 1000.0).round() as u64,
+        (r.secs * 900.0).round() as u64,
+        r.agent
+    )]
+}
+
+fn cloud_storage(r: &Req, i: usize) -> Vec<String> {
+    let header = [
+        r#""time_micros","c_ip","c_ip_type","c_ip_region","cs_method","cs_uri","sc_status","cs_bytes","sc_bytes","time_taken_micros","cs_host","cs_referer","cs_user_agent","s_request_id","cs_operation","cs_bucket","cs_object""#,
+    ];
+    let line = format!(
+        r#""{}","{}","1","","{}","/shop-assets{}","{}","0","{}","{}","storage.googleapis.com","","{}","AFi2b{i}","GET_Object","shop-assets","{}""#,
+        r.at.as_microsecond(),
+        r.client,
+        r.method,
+        r.path,
+        r.status,
+        r.bytes,
+        (r.secs * 1e6).round() as u64,
+        r.agent,
+        r.path.trim_start_matches('/')
+    );
+    with_header(i, &header, line)
+}
+
 fn with_header(i: usize, header: &[&str], line: String) -> Vec<String> {
     let mut out: Vec<String> = if i == 0 { header.iter().map(|h| h.to_string()).collect() } else { Vec::new() };
     out.push(line);
@@ -551,6 +627,9 @@ const GENERATED: &[(&str, Writer, bool)] = &[
     ("elb", elb, true),
     ("cloudfront", cloudfront, true),
     ("iis", iis, true),
+    ("squid", squid, true),
+    ("s3", s3, true),
+    ("cloud-storage", cloud_storage, true),
     ("go logfmt", go_logfmt, true),
     ("gunicorn (%(D)s)", gunicorn, true),
     ("werkzeug", werkzeug, false),

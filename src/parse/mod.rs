@@ -28,6 +28,7 @@ pub mod json;
 pub mod logfmt;
 mod presets;
 mod proxies;
+mod storage;
 mod streams;
 pub mod text;
 pub mod time;
@@ -68,6 +69,11 @@ pub enum Format {
     /// W3C extended (IIS).
     W3c,
     Cloudfront,
+    Squid,
+    /// Amazon S3 server access log.
+    S3,
+    /// Google Cloud Storage usage log.
+    CloudStorage,
     Text,
     /// Not an event: a `#Fields:`-style header, or a part of a container line held until its end.
     Directive,
@@ -75,7 +81,7 @@ pub enum Format {
 
 impl Format {
     /// Every format, in `Format as usize` order.
-    pub const ALL: [Format; 11] = [
+    pub const ALL: [Format; 14] = [
         Format::Json,
         Format::Logfmt,
         Format::Access,
@@ -85,6 +91,9 @@ impl Format {
         Format::Elb,
         Format::W3c,
         Format::Cloudfront,
+        Format::Squid,
+        Format::S3,
+        Format::CloudStorage,
         Format::Text,
         Format::Directive,
     ];
@@ -100,6 +109,9 @@ impl Format {
             Format::Elb => "elb",
             Format::W3c => "w3c",
             Format::Cloudfront => "cloudfront",
+            Format::Squid => "squid",
+            Format::S3 => "s3",
+            Format::CloudStorage => "cloud-storage",
             Format::Text => "text",
             Format::Directive => "directive",
         }
@@ -151,6 +163,9 @@ pub struct LogEvent {
     pub time: Timestamp,
     /// `time` is the line's own (a plausible timestamp was found in it), not the source's.
     pub own_time: bool,
+    /// The line's own time when the stream clock judges it at another (`time`): it was dated far
+    /// ahead of the stream (see `app::clock`).
+    pub stated_time: Option<Timestamp>,
     pub format: Format,
     /// Upper-case HTTP method, if any.
     pub method: Option<String>,
@@ -260,6 +275,7 @@ impl Parser {
         LogEvent {
             time: p.time.unwrap_or(raw.timestamp),
             own_time: p.time.is_some(),
+            stated_time: None,
             format: p.format,
             method: p.method,
             path: p.path,
@@ -309,6 +325,9 @@ impl Parser {
     fn parse_line(&self, line: &str, labels: &crate::source::Labels, reference: Timestamp) -> Parsed {
         let line = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         let reader = self.format.reader();
+        if line.starts_with(storage::CLOUD_STORAGE_HEADER) && matches!(reader, Reader::Auto | Reader::CloudStorage) {
+            return directive();
+        }
         if line.starts_with('#') && matches!(reader, Reader::Auto | Reader::W3c { .. }) {
             if let Some(d) = w3c::directive(line) {
                 if let w3c::Directive::Fields(cols) = d {
@@ -373,6 +392,9 @@ impl Parser {
             b'0'..=b'9' if w3c::looks_like_cloudfront(line) => Reader::W3c { cloudfront: true },
             b'0'..=b'9' if w3c::looks_like_iis(line) => Reader::W3c { cloudfront: false },
             b'0'..=b'9' if proxies::looks_like_haproxy(line) => Reader::Haproxy,
+            b'0'..=b'9' if storage::looks_like_squid(line) => Reader::Squid,
+            b'0'..=b'9' | b'a'..=b'f' if storage::looks_like_s3(line) => Reader::S3,
+            b'"' if storage::looks_like_cloud_storage(line) => Reader::CloudStorage,
             b'h' | b'g' | b'w' if aws::looks_like_alb(line) => Reader::Alb,
             b'A'..=b'Z' if time::month_abbrev(b).is_some() && b.get(3) == Some(&b' ') => return None,
             c if c.is_ascii_alphanumeric() || c == b':' => Reader::Access(access::IntUnit::Micros),
@@ -442,6 +464,9 @@ impl Parser {
             Reader::Haproxy => positional(proxies::haproxy(line, found), Format::Haproxy, found),
             Reader::Alb => positional(aws::parse(line, true, found), Format::Alb, found),
             Reader::Elb => positional(aws::parse(line, false, found), Format::Elb, found),
+            Reader::Squid => positional(storage::squid(line, found), Format::Squid, found),
+            Reader::S3 => positional(storage::s3(line, found), Format::S3, found),
+            Reader::CloudStorage => positional(storage::cloud_storage(line, found), Format::CloudStorage, found),
             Reader::W3c { cloudfront } => {
                 let key = streams::key(labels, "");
                 let streams = self.streams.borrow();

@@ -34,6 +34,9 @@ pub enum FormatChoice {
     Cloudfront,
     #[serde(alias = "w3c")]
     Iis,
+    Squid,
+    S3,
+    CloudStorage,
 }
 
 /// How a choice reads a line.
@@ -47,6 +50,9 @@ pub(crate) enum Reader {
     Haproxy,
     Alb,
     Elb,
+    Squid,
+    S3,
+    CloudStorage,
     /// W3C extended; `true`: CloudFront's default columns when no `#Fields:` was seen.
     W3c {
         cloudfront: bool,
@@ -85,6 +91,9 @@ pub const PRESETS: &[Preset] = &[
     Preset { choice: FormatChoice::Alb, name: "alb", reads: "AWS Application Load Balancer (sum of the three processing times)", sample: r#"https 2026-12-02T04:00:00.123456Z app/shop/50dc6c495c0c9188 10.0.0.1:40312 10.2.0.7:80 0.000 0.042 0.000 200 200 120 512 "GET https://shop.example:443/a HTTP/1.1" "curl/8.5" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2"# },
     Preset { choice: FormatChoice::Elb, name: "elb", reads: "AWS Classic Load Balancer", sample: r#"2026-12-02T04:00:00.123456Z shop 10.0.0.1:40312 10.2.0.7:80 0.000073 0.042 0.000057 200 200 0 512 "GET http://shop.example:80/a HTTP/1.1" "curl/8.5" - -"# },
     Preset { choice: FormatChoice::Cloudfront, name: "cloudfront", reads: "CloudFront standard log (tabs, `#Fields:` header, `time-taken` s)", sample: "2026-12-02\t04:00:00\tLAX1\t512\t10.0.0.1\tGET\td1.cloudfront.net\t/a\t200\t-\tcurl/8.5\t-\t-\tMiss\tid\tshop.example\thttps\t120\t0.042" },
+    Preset { choice: FormatChoice::Squid, name: "squid", reads: "Squid native access log (elapsed ms, `TCP_MISS/200`)", sample: "1796184000.042     42 10.0.0.1 TCP_MISS/200 512 GET http://shop.example/a - HIER_DIRECT/10.2.0.7 text/html" },
+    Preset { choice: FormatChoice::S3, name: "s3", reads: "Amazon S3 server access log (`total_time` ms)", sample: r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be shop-assets [02/Dec/2026:04:00:00 +0000] 10.0.0.1 - 3E57427F3EXAMPLE REST.GET.OBJECT a "GET /shop-assets/a HTTP/1.1" 200 - 512 512 42 40 "-" "curl/8.5" -"# },
+    Preset { choice: FormatChoice::CloudStorage, name: "cloud-storage", reads: "Google Cloud Storage usage log (CSV after its header row, `time_taken_micros`)", sample: r#""1796184000000000","10.0.0.1","1","","GET","/shop-assets/a","200","0","512","42000","storage.googleapis.com","","curl/8.5","AFi2b9","GET_Object","shop-assets","a""# },
     Preset { choice: FormatChoice::Iis, name: "iis", reads: "IIS / W3C extended (`#Fields:` header, `time-taken` ms); alias `w3c`", sample: "2026-12-02 04:00:00 10.2.0.7 GET /a - 443 - 10.0.0.1 curl/8.5 - 200 0 0 42" },
 ];
 
@@ -119,6 +128,9 @@ impl FormatChoice {
             C::Elb => Reader::Elb,
             C::Cloudfront => Reader::W3c { cloudfront: true },
             C::Iis => Reader::W3c { cloudfront: false },
+            C::Squid => Reader::Squid,
+            C::S3 => Reader::S3,
+            C::CloudStorage => Reader::CloudStorage,
             C::Text => Reader::Text,
         }
     }
