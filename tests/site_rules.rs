@@ -148,3 +148,119 @@ fn an_attack_in_one_parameter_is_reported_with_its_decoded_evidence() {
     assert!(traversal.contains("path traversal in query parameter page: ../../etc/passwd"), "{traversal}");
     assert_eq!(reason("O%27Brien"), None, "a name with an apostrophe is not an attack");
 }
+
+/// `lines` with `extra` added and all of it in time order.
+fn with(mut lines: Vec<String>, extra: impl IntoIterator<Item = String>) -> Vec<String> {
+    lines.extend(extra);
+    lines.sort_by_key(|l| l[l.find('[').unwrap()..].to_string());
+    lines
+}
+
+/// The flagged lines whose raw text contains `needle`.
+fn flagged_with<'a>(flagged: &'a [Value], needle: &str) -> Vec<&'a Value> {
+    flagged.iter().filter(|a| a["raw"].as_str().is_some_and(|r| r.contains(needle))).collect()
+}
+
+#[test]
+fn a_download_the_site_serves_once_is_not_a_probe_but_a_backup_is() {
+    // Each file fetched once, as on a site with many small releases (a real public log has this).
+    let lines = with(
+        site_traffic(),
+        [
+            line(900, "192.0.2.10", "/files/xdotool/xdotool-2.20101014.tar.gz", 200, "Wget/1.21.4"),
+            line(901, "192.0.2.11", "/files/xdotool/xdotool-2.20101014.tar.gz", 416, BROWSER),
+            line(902, "192.0.2.12", "/files/logstash/config.xml", 200, BROWSER),
+            line(903, "192.0.2.13", "/files/fex/fex-20070729.tgz", 304, BROWSER),
+            // Copies of the site: a leak when served, a probe when refused.
+            line(1200, "192.0.2.20", "/backup.tar.gz", 200, BROWSER),
+            line(1201, "192.0.2.21", "/www.zip", 200, BROWSER),
+            line(1202, "192.0.2.22", "/site.tar.gz", 404, BROWSER),
+            line(1203, "192.0.2.23", "/files/db.tar.gz", 200, BROWSER),
+            // A guessed download that the site does not have.
+            line(1204, "192.0.2.24", "/release.zip", 404, BROWSER),
+        ],
+    );
+    let flagged = scan(&lines);
+    for download in ["xdotool-2.20101014.tar.gz", "logstash/config.xml", "fex-20070729.tgz"] {
+        assert!(flagged_with(&flagged, download).is_empty(), "{download} was flagged: {flagged:#?}");
+    }
+    for probe in ["/backup.tar.gz", "/www.zip", "/site.tar.gz", "/files/db.tar.gz", "/release.zip"] {
+        let hits = flagged_with(&flagged, probe);
+        assert_eq!(hits.len(), 1, "{probe}: {flagged:#?}");
+        assert!(hits[0]["detectors"].as_array().unwrap().iter().any(|d| d == "rule:sensitive_file_probe"), "{probe}");
+    }
+}
+
+#[test]
+fn the_probes_a_scanner_sent_before_it_was_caught_join_its_incident() {
+    // No rule knows these paths: only its run of 404s gives the scanner away, after a few of them.
+    let scanner = "203.0.113.77";
+    let probes = [
+        "/blog/post.html/fckeditor/editor/fckeditor.html",
+        "/blog/post.html/include/fckeditor/editor/fckeditor.html",
+        "/blog/post.html/js/fckeditor/editor/fckeditor.html",
+        "/blog/post.html/admin/FCKeditor/editor/fckeditor.html",
+        "/blog/post.html/include/fckeditor/editor/filemanager/connectors/test.html",
+        "/blog/post.html/js/fckeditor/_samples/default.html",
+        "/blog/post.html/admin/FCKeditor/_samples/default.html",
+        "/blog/post.html/fckeditor/_samples/default.html",
+    ];
+    let lines =
+        with(site_traffic(), probes.iter().enumerate().map(|(i, p)| line(2400 + i as u32 * 2, scanner, p, 404, "-")));
+    let (flagged, incidents) = scan_with_incidents(&lines);
+    let by_scanner = flagged_with(&flagged, scanner);
+    let raw: Vec<&str> = by_scanner.iter().map(|a| a["raw"].as_str().unwrap()).collect();
+    assert_eq!(by_scanner.len(), probes.len(), "every probe is reported: {raw:#?}");
+    let first = flagged_with(&flagged, probes[0]);
+    assert_eq!(first.len(), 1);
+    assert!(first[0]["detectors"].as_array().unwrap().iter().any(|d| d == "rule:known_scanner"), "{:#}", first[0]);
+    assert!(first[0]["reason"].as_str().unwrap().contains("a scanner flagged by error_scanning"), "{:#}", first[0]);
+    // The forest may find some odd first: those are behavioral, one incident per endpoint; the
+    // rest are the scanner's one incident.
+    let behavioral = by_scanner.iter().filter(|a| a["kind"] == "behavioral").count();
+    assert!(behavioral < probes.len() / 2, "{by_scanner:#?}");
+    assert_eq!(incidents, 1 + behavioral as u64, "the scanner's probes are one incident");
+}
+
+#[test]
+fn a_crawler_following_broken_links_is_not_a_scanner_but_a_browser_doing_it_is() {
+    let broken = ["/blog/geekery%E2%80%A6", "/blog/tags/g", "/scripts//%22file://$file/%22", "/articles/ssh-/"];
+    let run = |ua: &str| {
+        let client = "192.0.2.99";
+        let lines = with(
+            site_traffic(),
+            (0..12u32).map(|i| line(2600 + i * 2, client, broken[i as usize % broken.len()], 404, ua)),
+        );
+        flagged_with(&scan(&lines), client).len()
+    };
+    let crawler = "Mozilla/5.0 (compatible; MJ12bot/v1.4.4; http://www.majestic12.co.uk/bot.php?+)";
+    assert_eq!(run(crawler), 0, "a declared crawler's 404s are the site's broken links");
+    assert!(run(BROWSER) >= 8, "the same walk from a browser is error scanning");
+}
+
+#[test]
+fn comment_spam_is_flagged_only_where_the_site_has_no_form() {
+    let post = |s: u32, client: &str, target: &str, status: u16| {
+        line(s, client, target, status, "-").replace("\"GET ", "\"POST ")
+    };
+    let lines = with(
+        site_traffic(),
+        [
+            post(1500, "192.0.2.30", "/blog/post.html/trackback/", 404),
+            post(1501, "192.0.2.31", "/user/register", 404),
+            line(1502, "192.0.2.32", "/projects/x/+++++Result:+chosen+nickname+%22awaro%22;sent;", 404, BROWSER),
+            // A site with a sign-up form: its users' posts are answered.
+            post(1503, "192.0.2.33", "/user/register", 302),
+            post(1504, "192.0.2.34", "/blog/post.html/trackback/", 200),
+        ],
+    );
+    let flagged = scan(&lines);
+    for spam in ["192.0.2.30", "192.0.2.31", "192.0.2.32"] {
+        let hits = flagged_with(&flagged, spam);
+        assert_eq!(hits.len(), 1, "{spam}: {flagged:#?}");
+        assert!(hits[0]["detectors"].as_array().unwrap().iter().any(|d| d == "rule:comment_spam"), "{:#}", hits[0]);
+    }
+    for user in ["192.0.2.33", "192.0.2.34"] {
+        assert!(flagged_with(&flagged, user).is_empty(), "{user}: {flagged:#?}");
+    }
+}

@@ -335,6 +335,9 @@ impl Pipeline {
     fn place_in_time(&mut self, event: &mut LogEvent) {
         let placed = self.clock.place(event.time, event.own_time);
         if let Some(why) = placed.retimed {
+            if event.own_time {
+                event.stated_time = Some(event.time);
+            }
             event.time = placed.time;
             self.retimed[why as usize]
                 .get_or_insert_with(|| {
@@ -378,6 +381,7 @@ impl Pipeline {
                 }
             }
         }
+        self.handle_joined(out);
         if self.detector.fit_due() {
             self.fit();
             if self.detector.is_trained() {
@@ -392,7 +396,20 @@ impl Pipeline {
         for row in std::mem::take(&mut self.unjudged) {
             if let Some(a) = self.detector.score(&row) {
                 self.handle_anomaly(a, out);
+                self.handle_joined(out);
             }
+        }
+    }
+
+    /// The probes a client sent before the line that caught it as a scanner (see
+    /// [`Detector::take_joined`]): reported after that line, in its incident.
+    fn handle_joined(&mut self, out: &mut Vec<Anomaly>) {
+        for a in self.detector.take_joined() {
+            if self.dismissals.covers(&a) {
+                self.count_dismissed();
+                continue;
+            }
+            self.handle_anomaly(a, out);
         }
     }
 
@@ -471,6 +488,7 @@ impl Pipeline {
             }
             if let Some(a) = self.detector.score(&row) {
                 self.handle_anomaly(a, out);
+                self.handle_joined(out);
             }
         }
     }

@@ -104,6 +104,9 @@ pub struct Detector {
     error_scanning: bool,
     /// Clients a rule flagged, while `known_scanner` is on.
     scanners: Option<KnownScanners>,
+    /// Probes a client sent before it was caught, found when it was: reported after the event
+    /// that caught it (see [`take_joined`](Self::take_joined)).
+    joined: std::cell::RefCell<Vec<Anomaly>>,
     suppress: Suppressor,
     window: VecDeque<TrainingEvent>,
     trained: Option<Trained>,
@@ -123,6 +126,7 @@ impl Detector {
             error_scanning: cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == ERROR_SCANNING),
             scanners: (cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == KNOWN_SCANNER))
                 .then(KnownScanners::default),
+            joined: std::cell::RefCell::new(Vec::new()),
             suppress: Suppressor::new(&cfg.suppress),
             window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
             trained: None,
@@ -245,13 +249,26 @@ impl Detector {
         Some(explain::rules_only(row, &verdicts))
     }
 
+    /// The probes that [`score`](Self::score) found a client had sent before it was caught: each
+    /// is reported once, right after the event that caught the client.
+    pub fn take_joined(&self) -> Vec<Anomaly> {
+        let mut joined = self.joined.borrow_mut();
+        if joined.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut *joined)
+    }
+
     /// A client that a path-walking rule flags ([`SCANNER_RULES`], `error_scanning`) becomes a known
     /// scanner; a known scanner's refused request (401, 403, 404, 405, 410) that no rule flagged is
-    /// one of its probes (`known_scanner`), so it joins its incident.
+    /// one of its probes (`known_scanner`), so it joins its incident. So are the few refused
+    /// requests it sent just before it was caught ([`take_joined`](Self::take_joined)).
     fn follow_scanner(&self, row: &FeatureRow, verdicts: &mut Vec<explain::Verdict>) {
         let (Some(scanners), Some(client)) = (&self.scanners, row.event.client.as_deref()) else { return };
         let window = self.cfg.detection.incident_window_secs as f64;
-        let time = row.summary.time;
+        // A line the stream clock judged at an earlier time (it was dated ahead of the stream) is
+        // still next to the client's other requests in its own time.
+        let time = row.event.stated_time.map_or(row.summary.time, |t| t.as_nanosecond() as f64 / 1e9);
         // Only a client caught walking the site's paths is a scanner: an attack in a parameter can
         // come from one user behind an address that many share.
         let caught = verdicts.iter().find_map(|v| match v {
@@ -260,6 +277,15 @@ impl Detector {
             _ => None,
         });
         if let Some(rule) = caught {
+            if scanners.known(client, time, window).is_none() {
+                let earlier = scanners.take_refused(client, time, window);
+                if !earlier.is_empty() {
+                    let mut joined = self.joined.borrow_mut();
+                    for r in earlier {
+                        joined.push(explain::rules_only(&r, &[probe_of(client, rule, &r)]));
+                    }
+                }
+            }
             scanners.flagged(client, time, rule, window);
             return;
         }
@@ -271,17 +297,10 @@ impl Detector {
             return;
         }
         if let Some(rule) = scanners.known(client, time, window) {
-            let target = row.event.path.as_deref().unwrap_or("-");
-            verdicts.push(explain::Verdict::Rule(crate::detect::rules::RuleMatch {
-                name: KNOWN_SCANNER.into(),
-                severity: crate::config::Severity::Low,
-                reason: format!(
-                    "probe by client {client}, a scanner flagged by {rule}: {} on {}",
-                    row.event.status.unwrap_or(0),
-                    crate::detect::rules::shorten(target, 120)
-                ),
-            }));
+            verdicts.push(probe_of(client, &rule, row));
             scanners.flagged(client, time, &rule, window);
+        } else if verdicts.is_empty() {
+            scanners.hold_refused(client, row, window);
         }
     }
 
@@ -305,6 +324,20 @@ impl Detector {
         }
         self.rate.advance(now.as_nanosecond() as f64 / 1e9)
     }
+}
+
+/// The `known_scanner` verdict on a refused request of `client`, a scanner `rule` flagged.
+fn probe_of(client: &str, rule: &str, row: &FeatureRow) -> explain::Verdict {
+    let target = row.event.path.as_deref().unwrap_or("-");
+    explain::Verdict::Rule(crate::detect::rules::RuleMatch {
+        name: KNOWN_SCANNER.into(),
+        severity: crate::config::Severity::Low,
+        reason: format!(
+            "probe by client {client}, a scanner flagged by {rule}: {} on {}",
+            row.event.status.unwrap_or(0),
+            crate::detect::rules::shorten(target, 120)
+        ),
+    })
 }
 
 /// The rules that catch a client walking the site's paths: after one of them, the client's refused

@@ -69,6 +69,10 @@ pub const KNOWN_SCANNER: &str = "known_scanner";
 /// The shipped pattern rule that site content can overrule (see [`ServedPaths`]).
 const SENSITIVE_FILE_PROBE: &str = "sensitive_file_probe";
 
+/// The shipped pattern rule that judges only what the site refused: a spam bot posts blindly to
+/// comment and sign-up forms a site does not have; a site that has them answers real users there.
+const COMMENT_SPAM: &str = "comment_spam";
+
 /// The shipped pattern rules: (name, field, pattern, severity, description). The shipped attack
 /// rules (`path_traversal`, `sql_injection`, `xss`, …) are judged by [`crate::detect::attack`].
 pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
@@ -85,6 +89,13 @@ pub const BUILTIN: &[(&str, &str, &str, Severity, &str)] = &[
         r"(?i)/\.(env|git|svn|hg|bzr|htaccess|htpasswd|ds_store|aws|ssh|docker|npmrc|bash_history)(/|$|\.)|/(wp-login\.php|wp-admin|wp-config|xmlrpc\.php|wp-content/plugins|phpmyadmin|pma|myadmin|adminer(\.php)?|server-status|actuator|jmx-console|manager/html|solr/admin|boaform|hnap1|cgi-bin|vendor/phpunit|phpinfo\.php|shell\.php|cmd\.php|eval-stdin\.php|telescope|_ignition|owa/auth|remote/login)(/|$|\?|\.)|\.(bak|old|orig|swp|sql|sqlite|tar|tgz|tar\.gz|zip|7z|rar|pem|key)$|/(backup|dump|database|db|config|configuration|settings|credentials|secrets)\.(php|yml|yaml|json|xml|ini|conf|txt|sql|zip)$",
         Severity::Medium,
         "probe for a sensitive file: {value}",
+    ),
+    (
+        "comment_spam",
+        "path",
+        r"(?i)/(trackback|wp-trackback\.php|wp-comments-post\.php|comment/reply(/\d+)?|user/register|node/add(/[a-z_-]+)?|guestbook(\.php)?|register\.php)/?$|result:[^/]{0,400}(nickname|recaptcha)",
+        Severity::Low,
+        "comment or sign-up spam to a form the site does not have: {value}",
     ),
     (
         "unusual_method",
@@ -313,8 +324,16 @@ impl Rules {
                 let r = &self.rules[f.rules[k]];
                 if r.name == SENSITIVE_FILE_PROBE
                     && f.field == RuleField::Path
-                    && self.served.content(v, e.client.as_deref(), e.status)
+                    && self.served.content(
+                        v,
+                        e.client.as_deref(),
+                        e.status,
+                        e.user_agent.as_deref().is_some_and(crate::features::context::declared_crawler),
+                    )
                 {
+                    continue;
+                }
+                if r.name == COMMENT_SPAM && !matches!(e.status, Some(400..=499)) {
                     continue;
                 }
                 out.push((
@@ -358,6 +377,7 @@ pub(crate) mod tests {
         LogEvent {
             time: jiff::Timestamp::UNIX_EPOCH,
             own_time: true,
+            stated_time: None,
             format: crate::parse::Format::Json,
             method: Some(method.into()),
             path: Some(path),

@@ -2,16 +2,21 @@
 //!
 //! - [`ServedPaths`]: a path the site serves successfully to many clients is site content, not a
 //!   probe. A project that publishes `release.tar.gz` or a `config.xml` its clients fetch would
-//!   otherwise see every download called a sensitive-file probe. Secrets that must never be
-//!   public (`.env`, `.git/`, `wp-config.php`, …) are never learned as content, however many
-//!   clients receive them.
+//!   otherwise see every download called a sensitive-file probe. A download (an archive, a
+//!   `config.xml`) that the site serves at all is content at once, unless its name says backup
+//!   (`backup.zip`, `www.tar.gz`, `db.tar.gz`); a scanner's guesses are refused. Secrets that must
+//!   never be public (`.env`, `.git/`, `wp-config.php`, …) are never learned as content, however
+//!   many clients receive them.
 //! - [`KnownScanners`]: a client a rule caught is a scanner for `detection.incident_window_secs`;
-//!   each of its later requests that the site refuses (4xx) is one of its probes and joins its
-//!   incident, though no rule names the path (`/administrator/`, `/joomla/`).
+//!   each of its requests that the site refuses (4xx) is one of its probes and joins its incident,
+//!   though no rule names the path (`/administrator/`, `/joomla/`): the later ones as they come, the
+//!   few it sent just before it was caught ([`PENDING_PER_CLIENT`]) when it is caught.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 
+use crate::features::FeatureRow;
 use crate::hash::FastMap;
 
 /// Distinct clients that must receive a path with a 2xx before it counts as site content.
@@ -69,13 +74,69 @@ impl Clone for ServedPaths {
     }
 }
 
+/// File endings of downloads a site publishes (and a scanner guesses at).
+const DOWNLOADS: &[&str] = &[".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip", ".7z", ".rar"];
+
+/// Names of site configuration a site may publish as a document (and a scanner guesses at).
+const PUBLISHED_CONFIG: &[&str] = &["config.xml", "configuration.xml", "settings.xml", "config.json", "settings.json"];
+
+/// Archive names that say "a copy of the site or its data": never content, whatever the answer.
+const BACKUP_NAMES: &[&str] = &[
+    "db",
+    "database",
+    "site",
+    "www",
+    "wwwroot",
+    "htdocs",
+    "public_html",
+    "html",
+    "web",
+    "src",
+    "source",
+    "root",
+    "home",
+    "data",
+    "old",
+    "archive",
+    "sql",
+    "mysql",
+    "app",
+    "website",
+    "files",
+    "upload",
+    "uploads",
+];
+
+/// A download (an archive or a published config document) whose name does not say backup: served
+/// at all, it is the site's own file.
+fn download(lower: &str) -> bool {
+    let name = lower.rsplit('/').next().unwrap_or(lower);
+    if PUBLISHED_CONFIG.contains(&name) {
+        return true;
+    }
+    let Some(ext) = DOWNLOADS.iter().find(|e| name.ends_with(*e)) else { return false };
+    let stem = &name[..name.len() - ext.len()];
+    !(stem.is_empty() || stem.contains("backup") || stem.contains("dump") || BACKUP_NAMES.contains(&stem))
+}
+
+/// The site has the file: a 2xx, a 304 (the client's copy is current) or a 416 (a range past the
+/// end of a file that exists). A redirect says nothing (many sites redirect every path to https).
+fn served(status: Option<u16>) -> bool {
+    matches!(status, Some(200..=299 | 304 | 416))
+}
+
 impl ServedPaths {
     /// Record a request for `path` that a sensitive-file rule matched; whether the path is site
-    /// content (received with a 2xx by [`SERVED_CLIENTS`] distinct clients, this one included).
-    pub fn content(&self, path: &str, client: Option<&str>, status: Option<u16>) -> bool {
+    /// content: a download the site serves (see [`download`]) or that a declared crawler
+    /// (`crawler`) follows a link to, or a path received with a 2xx by [`SERVED_CLIENTS`] distinct
+    /// clients, this one included.
+    pub fn content(&self, path: &str, client: Option<&str>, status: Option<u16>, crawler: bool) -> bool {
         let lower = path.to_ascii_lowercase();
         if NEVER_CONTENT.iter().any(|n| lower.contains(n)) {
             return false;
+        }
+        if (served(status) || crawler) && download(&lower) {
+            return true;
         }
         let key = self.hasher.hash_one(path);
         let mut paths = self.paths.borrow_mut();
@@ -93,14 +154,23 @@ impl ServedPaths {
     }
 }
 
-/// Clients a rule flagged, with when and by which rule.
+/// Clients a rule flagged, with when and by which rule; and the last refused requests of clients
+/// not (yet) flagged, which join the incident if the client turns out to be a scanner.
 #[derive(Debug, Clone, Default)]
 pub struct KnownScanners {
     clients: RefCell<FastMap<String, (f64, String)>>,
+    pending: RefCell<FastMap<String, VecDeque<FeatureRow>>>,
 }
 
 /// Clients remembered at most.
 const MAX_SCANNERS: usize = 10_000;
+
+/// Refused requests kept per client not yet known as a scanner: about what `error_scanning` needs
+/// before it can call a client a scanner.
+pub const PENDING_PER_CLIENT: usize = 8;
+
+/// Clients whose refused requests are kept at most (a bound on memory: about 1 kB a request).
+const MAX_PENDING_CLIENTS: usize = 2048;
 
 impl KnownScanners {
     /// `client` was flagged by `rule` at `time` (seconds).
@@ -126,6 +196,35 @@ impl KnownScanners {
         let (t, rule) = clients.get(client)?;
         (time - *t <= window_secs && time >= *t - window_secs).then(|| rule.clone())
     }
+
+    /// Keep a refused request that nothing flagged, from a client not known as a scanner: if the
+    /// client is caught within `window_secs`, the request was one of its probes. The same line
+    /// kept twice (judged again by the first models) is kept once.
+    pub fn hold_refused(&self, client: &str, row: &FeatureRow, window_secs: f64) {
+        let mut pending = self.pending.borrow_mut();
+        let time = row.summary.time;
+        if pending.len() >= MAX_PENDING_CLIENTS && !pending.contains_key(client) {
+            pending.retain(|_, rows| rows.back().is_some_and(|r| time - r.summary.time <= window_secs));
+            if pending.len() >= MAX_PENDING_CLIENTS {
+                pending.clear();
+            }
+        }
+        let rows = pending.entry(client.to_string()).or_default();
+        if rows.iter().any(|r| r.summary.time == time && r.event.raw.line == row.event.raw.line) {
+            return;
+        }
+        if rows.len() >= PENDING_PER_CLIENT {
+            rows.pop_front();
+        }
+        rows.push_back(row.clone());
+    }
+
+    /// The refused requests `client` sent within `window_secs` before `time`, now that it is
+    /// caught (each is handed out once).
+    pub fn take_refused(&self, client: &str, time: f64, window_secs: f64) -> Vec<FeatureRow> {
+        let Some(rows) = self.pending.borrow_mut().remove(client) else { return Vec::new() };
+        rows.into_iter().filter(|r| (time - r.summary.time).abs() <= window_secs).collect()
+    }
 }
 
 #[cfg(test)]
@@ -133,19 +232,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_download_many_clients_receive_is_content_but_a_secret_never_is() {
+    fn a_path_many_clients_receive_is_content_but_a_secret_never_is() {
         let s = ServedPaths::default();
         for i in 0..SERVED_CLIENTS - 1 {
-            assert!(!s.content("/dist/app-1.2.tar.gz", Some(&format!("10.0.0.{i}")), Some(200)));
+            assert!(!s.content("/wp-login.php", Some(&format!("10.0.0.{i}")), Some(200), false));
         }
-        assert!(!s.content("/dist/app-1.2.tar.gz", Some("10.0.0.0"), Some(200)), "the same client twice is one client");
-        assert!(!s.content("/dist/app-1.2.tar.gz", Some("10.0.0.9"), Some(404)), "a refusal is not serving");
-        assert!(s.content("/dist/app-1.2.tar.gz", Some("10.0.0.9"), Some(200)));
-        assert!(s.content("/dist/app-1.2.tar.gz", Some("198.51.100.7"), Some(404)), "content stays content");
+        assert!(!s.content("/wp-login.php", Some("10.0.0.0"), Some(200), false), "the same client twice is one client");
+        assert!(!s.content("/wp-login.php", Some("10.0.0.9"), Some(404), false), "a refusal is not serving");
+        assert!(s.content("/wp-login.php", Some("10.0.0.9"), Some(200), false));
+        assert!(s.content("/wp-login.php", Some("198.51.100.7"), Some(404), false), "content stays content");
         for i in 0..20 {
-            assert!(!s.content("/.env", Some(&format!("10.0.1.{i}")), Some(200)));
-            assert!(!s.content("/backup.sql", Some(&format!("10.0.1.{i}")), Some(200)));
+            assert!(!s.content("/.env", Some(&format!("10.0.1.{i}")), Some(200), false));
+            assert!(!s.content("/backup.sql", Some(&format!("10.0.1.{i}")), Some(200), false));
         }
+    }
+
+    #[test]
+    fn a_download_the_site_serves_is_content_at_once_unless_it_is_named_as_a_backup() {
+        let s = ServedPaths::default();
+        assert!(s.content("/files/xdotool/xdotool-2.20101014.tar.gz", Some("10.0.0.1"), Some(200), false));
+        assert!(s.content("/files/fex/fex-20070729.tgz", Some("10.0.0.1"), Some(304), false));
+        assert!(s.content("/files/xdotool/xdotool-2.20101014.tar.gz", Some("10.0.0.2"), Some(416), false));
+        assert!(s.content("/files/logstash/config.xml", Some("10.0.0.1"), Some(200), false));
+        assert!(!s.content("/release.zip", Some("10.0.0.1"), Some(404), false), "a guess the site refuses");
+        assert!(!s.content("/release.zip", Some("10.0.0.1"), Some(301), false), "a redirect proves nothing");
+        for backup in ["/backup.tar.gz", "/www.zip", "/site.tar.gz", "/files/db.tar.gz", "/example-dump.7z", "/.tar.gz"]
+        {
+            assert!(!s.content(backup, Some("10.0.0.1"), Some(200), false), "{backup}");
+            assert!(!s.content(backup, Some("10.0.0.1"), Some(404), true), "{backup} by a crawler");
+        }
+        // A crawler follows the site's links, to a file that has moved or gone too.
+        assert!(s.content("/projects/chat/imchat.tar.gz", Some("10.0.0.3"), Some(301), true));
+        assert!(s.content("/projects/securitrack/config.xml", Some("10.0.0.3"), Some(404), true));
+        assert!(!s.content("/.env", Some("10.0.0.3"), Some(404), true));
     }
 
     #[test]

@@ -92,6 +92,16 @@ pub struct Recent {
     pub client_errors: f64,
 }
 
+/// Whether a user agent names a crawler and where to read about it, as search engines and SEO
+/// crawlers do (`Googlebot/2.1; +http://www.google.com/bot.html`, `MJ12bot/v1.4.4;
+/// http://www.majestic12.co.uk/bot.php`). Such a client follows the site's links, broken ones
+/// included. A scanner can claim to be one; it then escapes only `error_scanning`, not the rules
+/// that judge what it asks for.
+pub fn declared_crawler(user_agent: &str) -> bool {
+    let ua = user_agent.to_ascii_lowercase();
+    ua.contains("http") && (ua.contains("bot") || ua.contains("spider") || ua.contains("crawler"))
+}
+
 /// Decayed per-endpoint and per-client counters.
 #[derive(Debug)]
 pub struct Context {
@@ -118,7 +128,8 @@ impl Context {
         }
     }
 
-    /// Record one event and return the context it was seen in.
+    /// Record one event and return the context it was seen in. `crawler`: the client names
+    /// itself a crawler (see [`declared_crawler`]).
     pub fn observe(
         &mut self,
         t: f64,
@@ -126,11 +137,13 @@ impl Context {
         client: Option<&str>,
         status: Option<u16>,
         rt_ms: Option<f64>,
+        crawler: bool,
     ) -> Recent {
         let is_5xx = matches!(status, Some(500..=599));
         // A client's own errors: 4xx. During an error burst every client collects 5xx, and that
-        // is the server's incident, not something the client does.
-        let is_err = matches!(status, Some(400..=499));
+        // is the server's incident, not something the client does. A crawler's 4xx are the site's
+        // broken links, which it follows: not a walk of guessed paths either.
+        let is_err = matches!(status, Some(400..=499)) && !crawler;
         let ep = match self.endpoints.get_mut(endpoint) {
             Some(e) => e,
             None => {
@@ -216,13 +229,13 @@ mod tests {
         let mut c = Context::default();
         let ep: Arc<str> = Arc::from("GET /x");
         for i in 0..20 {
-            c.observe(i as f64, &ep, None, Some(200), Some(10.0));
+            c.observe(i as f64, &ep, None, Some(200), Some(10.0), false);
         }
-        let lone = c.observe(20.0, &ep, None, Some(200), Some(1000.0));
+        let lone = c.observe(20.0, &ep, None, Some(200), Some(1000.0), false);
         assert!((lone.endpoint_log_rt - 10f64.ln()).abs() < 1e-6, "{lone:?}");
         let mut last = lone;
         for i in 0..3 {
-            last = c.observe(21.0 + i as f64, &ep, None, Some(200), Some(100.0));
+            last = c.observe(21.0 + i as f64, &ep, None, Some(200), Some(100.0), false);
         }
         assert!((last.endpoint_log_rt - 100f64.ln()).abs() < 1e-3, "{last:?}");
     }
@@ -241,7 +254,14 @@ mod tests {
         let mut c = Context::default();
         let ep: Arc<str> = Arc::from("GET /");
         for i in 0..(MAX_CLIENTS * 3) {
-            c.observe(i as f64 * 0.001, &ep, Some(&format!("10.0.{}.{}", i / 256, i % 256)), Some(200), Some(5.0));
+            c.observe(
+                i as f64 * 0.001,
+                &ep,
+                Some(&format!("10.0.{}.{}", i / 256, i % 256)),
+                Some(200),
+                Some(5.0),
+                false,
+            );
         }
         assert!(c.len().1 <= MAX_CLIENTS);
     }
@@ -251,18 +271,35 @@ mod tests {
         let mut c = Context::default();
         let ep: Arc<str> = Arc::from("GET /x");
         for i in 0..100 {
-            c.observe(i as f64, &ep, Some("a"), Some(200), Some(10.0));
+            c.observe(i as f64, &ep, Some("a"), Some(200), Some(10.0), false);
         }
         let mut last = Recent::default();
         for i in 0..10 {
-            last = c.observe(100.0 + i as f64 * 0.1, &ep, Some("b"), Some(503), Some(10.0));
+            last = c.observe(100.0 + i as f64 * 0.1, &ep, Some("b"), Some(503), Some(10.0), false);
         }
         assert!(last.endpoint_errors > 9.0 && last.endpoint_errors <= 10.0, "{last:?}");
         // 5xx are the server's errors, not the client's.
         assert!(last.client_errors < 0.01, "{last:?}");
         for i in 0..10 {
-            last = c.observe(110.0 + i as f64 * 0.1, &ep, Some("b"), Some(404), Some(10.0));
+            last = c.observe(110.0 + i as f64 * 0.1, &ep, Some("b"), Some(404), Some(10.0), false);
         }
         assert!(last.client_errors > 9.0);
+    }
+
+    #[test]
+    fn a_declared_crawlers_404s_are_not_its_errors() {
+        assert!(declared_crawler("Mozilla/5.0 (compatible; MJ12bot/v1.4.4; http://www.majestic12.co.uk/bot.php?+)"));
+        assert!(declared_crawler("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"));
+        assert!(declared_crawler("Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)"));
+        assert!(!declared_crawler("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0"));
+        assert!(!declared_crawler("python-requests/2.31"));
+        assert!(!declared_crawler("Mozilla/5.0 zgrab/0.x"));
+        let mut c = Context::default();
+        let ep: Arc<str> = Arc::from("GET /x");
+        let mut last = Recent::default();
+        for i in 0..10 {
+            last = c.observe(i as f64, &ep, Some("bot"), Some(404), None, true);
+        }
+        assert!(last.client_errors < 0.01, "{last:?}");
     }
 }

@@ -176,14 +176,23 @@ impl Features {
     pub fn observe(&mut self, event: LogEvent) -> FeatureRow {
         let time = event.time.as_nanosecond() as f64 / 1e9;
         let endpoint = self.intern(&event.endpoint);
-        let recent =
-            self.context.observe(time, &endpoint, event.client.as_deref(), event.status, event.response_time_ms);
+        // Only a refused request asks whether its client is a crawler (see `declared_crawler`).
+        let crawler = matches!(event.status, Some(400..=499))
+            && event.user_agent.as_deref().is_some_and(context::declared_crawler);
+        let recent = self.context.observe(
+            time,
+            &endpoint,
+            event.client.as_deref(),
+            event.status,
+            event.response_time_ms,
+            crawler,
+        );
         let summary = TrainingEvent {
             time,
             endpoint,
             rt_ms: event.response_time_ms.map(|v| v as f32),
             status: event.status,
-            bytes: event.bytes.map(|v| v as f32),
+            bytes: event.bytes.filter(|_| !event.path.as_deref().is_some_and(served_file)).map(|v| v as f32),
             recent,
             query_len: event.query.as_deref().map_or(0, |q| q.len().min(u16::MAX as usize) as u16),
         };
@@ -194,8 +203,10 @@ impl Features {
     pub fn vectors(&self, t: &TrainingEvent, baselines: &Baselines) -> Vectors {
         let (b, known) = baselines.for_endpoint(&t.endpoint);
         let rt_z = t.rt_ms.map_or(0.0, |rt| (f64::from(rt).max(0.01).ln() - b.log_rt_median) / b.log_rt_scale);
+        // Only against the endpoint's own sizes: endpoints differ in size by nature, so a pooled
+        // median says nothing about a rare endpoint's response.
         let bytes_z = match t.bytes {
-            Some(v) if baseline::sized(t.status) && b.log_bytes_median.is_finite() => {
+            Some(v) if known && baseline::sized(t.status) && b.log_bytes_median.is_finite() => {
                 (f64::from(v).ln_1p() - b.log_bytes_median) / b.log_bytes_scale
             }
             _ => 0.0,
@@ -274,6 +285,24 @@ impl Features {
 }
 
 /// Serde for `f64` fields that may be NaN (JSON has no NaN: it is written as `null`).
+/// Extensions of documents a server builds per request: their size says something about the
+/// request. Any other extension names a file sent as it is.
+const BUILT_PER_REQUEST: &[&str] = &[
+    "php", "php5", "phtml", "asp", "aspx", "ashx", "asmx", "axd", "jsp", "jspx", "do", "action", "cgi", "pl", "py",
+    "rb", "cfm", "json", "xml", "rss", "atom", "graphql", "csv",
+];
+
+/// A path to a file the server sends as it is (an image, a stylesheet, an archive, a page): its
+/// size is the file's, and an endpoint template that pools many files (`/images/{token}`) has no
+/// size of its own to compare it with, so the size is not judged.
+fn served_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    let Some((_, ext)) = name.rsplit_once('.') else { return false };
+    (1..=8).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !BUILT_PER_REQUEST.iter().any(|d| ext.eq_ignore_ascii_case(d))
+}
+
 pub mod nan_as_null {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -287,5 +316,22 @@ pub mod nan_as_null {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::served_file;
+
+    #[test]
+    fn a_files_size_is_its_own_but_a_built_documents_is_judged() {
+        for file in
+            ["/images/kibana-dashboard2.png", "/files/logstash/semicomplete.com.access", "/a/b.tar.gz", "/x.HTML"]
+        {
+            assert!(served_file(file), "{file}");
+        }
+        for built in ["/api/orders/17", "/index.php", "/api/v1/items.json", "/", "/feed.rss", "/a.b/c", "/x.%2e%2e"] {
+            assert!(!served_file(built), "{built}");
+        }
     }
 }
