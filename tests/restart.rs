@@ -113,3 +113,62 @@ fn a_restart_resumes_scoring_and_does_not_report_an_ongoing_incident_twice() {
         );
     }
 }
+
+/// One combined-format line at `t`.
+fn access_line(t: jiff::Timestamp, client: &str, target: &str, status: u16) -> String {
+    format!(
+        "{client} - - [{}] \"GET {target} HTTP/1.1\" {status} 5120 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0\" 0.012",
+        t.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    )
+}
+
+#[test]
+fn a_restart_remembers_what_the_site_serves() {
+    // A WordPress site: its own /wp-login.php is served to its users, so it is not a probe. After a
+    // restart, the first user to log in must not be called a scanner again.
+    let dir = tempfile::tempdir().unwrap();
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1800);
+    let pages = ["/", "/blog/", "/about/", "/blog/hello-world/"];
+    let mut first = String::new();
+    let mut n = 0u64;
+    for s in 0..1500i64 {
+        let t = start + jiff::SignedDuration::from_secs(s);
+        // Each login by another of the site's 30 users.
+        let (client, target) = if s % 50 == 0 {
+            (format!("198.51.100.{}", s / 50 % 30 + 1), "/wp-login.php")
+        } else {
+            (format!("198.51.100.{}", s % 30 + 1), pages[s as usize % pages.len()])
+        };
+        first.push_str(&access_line(t, &client, target, 200));
+        first.push('\n');
+        n += 1;
+    }
+    let a = dir.path().join("a.log");
+    std::fs::write(&a, first).unwrap();
+    let later = |name: &str| {
+        let p = dir.path().join(name);
+        let t = start + jiff::SignedDuration::from_secs(1600);
+        std::fs::write(&p, format!("{}\n", access_line(t, "192.0.2.44", "/wp-login.php", 200))).unwrap();
+        p
+    };
+    let probes = |log: &[serde_json::Value]| {
+        log.iter()
+            .filter(|v| {
+                v["message"].as_str().is_some_and(|m| m.starts_with("Incident opened") && m.contains("wp-login.php"))
+            })
+            .count()
+    };
+    let probe_opened = |log: &[serde_json::Value]| probes(log) > 0;
+
+    let state = dir.path().join("state");
+    let log = run_over(&a, n, &state, &[]);
+    // Live, the lines are judged as they come: the first users' logins, before 5 users had one.
+    assert!(probes(&log) < 5, "the site's own login page was called a probe for good: {}", probes(&log));
+    let saved = std::fs::read_to_string(state.join("models.json")).unwrap();
+    assert!(saved.contains("\"/wp-login.php\""), "models.json does not keep the site's content");
+    let log = run_over(&later("b.log"), 1, &state, &[]);
+    assert!(!probe_opened(&log), "after a restart the site's login page was called a probe again");
+    // Without what the first run learned, the same line is a probe: the check above can fail.
+    let log = run_over(&later("c.log"), 1, &dir.path().join("fresh"), &[]);
+    assert!(probe_opened(&log), "a single client's /wp-login.php is a probe to a detector that never saw the site");
+}

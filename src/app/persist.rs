@@ -38,6 +38,10 @@ pub struct Snapshot {
     /// Incidents dismissed as false alarms, and what each covers.
     #[serde(default)]
     pub dismissed: Vec<crate::detect::dismiss::Dismissal>,
+    /// What the site rules learned: paths that are content, clients that are known scanners
+    /// (absent in files written before).
+    #[serde(default)]
+    pub site: crate::detect::site::SiteMemory,
 }
 
 /// The open incidents alone, written whenever a batch opened one (before that batch is
@@ -139,6 +143,7 @@ mod tests {
             relearning: Vec::new(),
             rate_profiles: Vec::new(),
             dismissed: Vec::new(),
+            site: Default::default(),
         }
     }
 

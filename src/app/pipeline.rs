@@ -506,6 +506,7 @@ impl Pipeline {
             relearning: self.detector.relearning(),
             rate_profiles: self.detector.rate_profiles(),
             dismissed: self.dismissals.list().to_vec(),
+            site: self.detector.site_memory(),
         }
     }
 
@@ -557,6 +558,7 @@ impl Pipeline {
         self.detector.restore(s.trained, s.window);
         self.detector.resume_relearning(s.relearning);
         self.detector.restore_rate_profiles(s.rate_profiles);
+        self.detector.restore_site_memory(s.site);
         if trained {
             for name in crate::detect::engine::MODEL_NAMES {
                 self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);

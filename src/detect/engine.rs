@@ -25,7 +25,7 @@ use super::gates::{
 };
 use super::rate::{DailyProfile, RateTracker};
 use super::rules::{Rules, ERROR_SCANNING, KNOWN_SCANNER};
-use super::site::KnownScanners;
+use super::site::{KnownScanners, SiteMemory};
 use super::suppress::{Hold, Suppressor};
 use super::svm::{OneClassSvm, OneClassSvmParams};
 use super::{Anomaly, AnomalyKind};
@@ -162,6 +162,22 @@ impl Detector {
     /// Resume the daily profiles saved in `models.json`.
     pub fn restore_rate_profiles(&mut self, saved: Vec<(String, DailyProfile)>) {
         self.rate.restore_profiles(saved);
+    }
+
+    /// What the site rules learned (for `models.json`).
+    pub fn site_memory(&self) -> SiteMemory {
+        SiteMemory {
+            content: self.rules.served().learned(),
+            scanners: self.scanners.as_ref().map_or_else(Vec::new, KnownScanners::export),
+        }
+    }
+
+    /// Resume what the site rules learned, saved in `models.json`.
+    pub fn restore_site_memory(&mut self, saved: SiteMemory) {
+        self.rules.served().restore(saved.content);
+        if let Some(s) = &self.scanners {
+            s.restore(saved.scanners);
+        }
     }
 
     /// Endpoints whose rate is judged by hour of the day for at least one hour.

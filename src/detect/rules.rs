@@ -118,6 +118,13 @@ pub struct Rules {
     served: ServedPaths,
 }
 
+impl Rules {
+    /// The paths the rules learned as the site's content.
+    pub fn served(&self) -> &ServedPaths {
+        &self.served
+    }
+}
+
 /// Every shipped rule's name: the attack checks, the patterns, and `error_scanning`.
 pub fn shipped() -> impl Iterator<Item = &'static str> {
     ATTACKS.iter().map(|a| a.1).chain(BUILTIN.iter().map(|r| r.0)).chain([ERROR_SCANNING, KNOWN_SCANNER])

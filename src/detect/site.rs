@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 
 use crate::features::FeatureRow;
-use crate::hash::FastMap;
+use crate::hash::{FastMap, FastSet};
 
 /// Distinct clients that must receive a path with a 2xx before it counts as site content.
 pub const SERVED_CLIENTS: usize = 5;
@@ -61,16 +61,34 @@ const NEVER_CONTENT: &[&str] = &[
     ".sqlite",
 ];
 
+/// What the site rules learned, as `models.json` keeps it: a restart does not call the site's
+/// own content a probe again, nor forget a scanner in the middle of its walk.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SiteMemory {
+    /// Paths that became site content by being served to [`SERVED_CLIENTS`] clients.
+    #[serde(default)]
+    pub content: Vec<String>,
+    /// Known scanners: the client, when a rule last flagged it (seconds), and the rule that did.
+    #[serde(default)]
+    pub scanners: Vec<(String, f64, String)>,
+}
+
 /// Paths a sensitive-file rule matched, with the clients that received them with a 2xx.
 #[derive(Debug, Default)]
 pub struct ServedPaths {
     paths: RefCell<FastMap<u64, Vec<u64>>>,
+    /// The paths that became content, by name (what is saved).
+    learned: RefCell<FastSet<String>>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl Clone for ServedPaths {
     fn clone(&self) -> Self {
-        ServedPaths { paths: RefCell::new(self.paths.borrow().clone()), hasher: self.hasher.clone() }
+        ServedPaths {
+            paths: RefCell::new(self.paths.borrow().clone()),
+            learned: RefCell::new(self.learned.borrow().clone()),
+            hasher: self.hasher.clone(),
+        }
     }
 }
 
@@ -138,6 +156,9 @@ impl ServedPaths {
         if (served(status) || crawler) && download(&lower) {
             return true;
         }
+        if self.learned.borrow().contains(path) {
+            return true;
+        }
         let key = self.hasher.hash_one(path);
         let mut paths = self.paths.borrow_mut();
         if let (Some(c), Some(200..=299)) = (client, status) {
@@ -148,9 +169,28 @@ impl ServedPaths {
             let c = self.hasher.hash_one(c);
             if clients.len() < SERVED_CLIENTS && !clients.contains(&c) {
                 clients.push(c);
+                let mut learned = self.learned.borrow_mut();
+                if clients.len() == SERVED_CLIENTS && learned.len() < MAX_PATHS {
+                    learned.insert(path.to_string());
+                }
             }
         }
         paths.get(&key).is_some_and(|c| c.len() >= SERVED_CLIENTS)
+    }
+
+    /// The paths learned as content, sorted (for `models.json`).
+    pub fn learned(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.learned.borrow().iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Resume the paths saved in `models.json` as content.
+    pub fn restore(&self, paths: Vec<String>) {
+        let mut learned = self.learned.borrow_mut();
+        for p in paths.into_iter().take(MAX_PATHS.saturating_sub(learned.len())) {
+            learned.insert(p);
+        }
     }
 }
 
@@ -195,6 +235,22 @@ impl KnownScanners {
         let clients = self.clients.borrow();
         let (t, rule) = clients.get(client)?;
         (time - *t <= window_secs && time >= *t - window_secs).then(|| rule.clone())
+    }
+
+    /// The known scanners, for `models.json`.
+    pub fn export(&self) -> Vec<(String, f64, String)> {
+        let mut v: Vec<(String, f64, String)> =
+            self.clients.borrow().iter().map(|(c, (t, r))| (c.clone(), *t, r.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Resume the known scanners saved in `models.json`.
+    pub fn restore(&self, saved: Vec<(String, f64, String)>) {
+        let mut clients = self.clients.borrow_mut();
+        for (client, t, rule) in saved.into_iter().take(MAX_SCANNERS.saturating_sub(clients.len())) {
+            clients.insert(client, (t, rule));
+        }
     }
 
     /// Keep a refused request that nothing flagged, from a client not known as a scanner: if the
@@ -265,6 +321,24 @@ mod tests {
         assert!(s.content("/projects/chat/imchat.tar.gz", Some("10.0.0.3"), Some(301), true));
         assert!(s.content("/projects/securitrack/config.xml", Some("10.0.0.3"), Some(404), true));
         assert!(!s.content("/.env", Some("10.0.0.3"), Some(404), true));
+    }
+
+    #[test]
+    fn what_was_learned_survives_a_save() {
+        let s = ServedPaths::default();
+        for i in 0..SERVED_CLIENTS {
+            s.content("/wp-login.php", Some(&format!("10.0.0.{i}")), Some(200), false);
+        }
+        assert_eq!(s.learned(), ["/wp-login.php"]);
+        let resumed = ServedPaths::default();
+        resumed.restore(s.learned());
+        assert!(resumed.content("/wp-login.php", Some("192.0.2.1"), Some(200), false));
+        assert!(!resumed.content("/xmlrpc.php", Some("192.0.2.1"), Some(200), false));
+        let k = KnownScanners::default();
+        k.flagged("203.0.113.9", 1000.0, "sensitive_file_probe", 300.0);
+        let again = KnownScanners::default();
+        again.restore(k.export());
+        assert_eq!(again.known("203.0.113.9", 1100.0, 300.0).as_deref(), Some("sensitive_file_probe"));
     }
 
     #[test]
