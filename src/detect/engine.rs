@@ -268,11 +268,7 @@ impl Detector {
     /// The probes that [`score`](Self::score) found a client had sent before it was caught: each
     /// is reported once, right after the event that caught the client.
     pub fn take_joined(&self) -> Vec<Anomaly> {
-        let mut joined = self.joined.borrow_mut();
-        if joined.is_empty() {
-            return Vec::new();
-        }
-        std::mem::take(&mut *joined)
+        std::mem::take(&mut *self.joined.borrow_mut())
     }
 
     /// A client that a path-walking rule flags ([`SCANNER_RULES`], `error_scanning`) becomes a known
@@ -293,15 +289,11 @@ impl Detector {
             _ => None,
         });
         if let Some(rule) = caught {
-            if scanners.known(client, time, window).is_none() {
-                let earlier = scanners.take_refused(client, time, window);
-                if !earlier.is_empty() {
-                    let mut joined = self.joined.borrow_mut();
-                    for r in earlier {
-                        joined.push(explain::rules_only(&r, &[probe_of(client, rule, &r)]));
-                    }
-                }
-            }
+            // Nothing is held for a client while it is known, so this is its walk before it was.
+            let earlier = scanners.take_refused(client, time, window);
+            self.joined
+                .borrow_mut()
+                .extend(earlier.iter().map(|r| explain::rules_only(r, &[probe_of(client, rule, r)])));
             scanners.flagged(client, time, rule, window);
             return;
         }

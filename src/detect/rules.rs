@@ -118,13 +118,6 @@ pub struct Rules {
     served: ServedPaths,
 }
 
-impl Rules {
-    /// The paths the rules learned as the site's content.
-    pub fn served(&self) -> &ServedPaths {
-        &self.served
-    }
-}
-
 /// Every shipped rule's name: the attack checks, the patterns, and `error_scanning`.
 pub fn shipped() -> impl Iterator<Item = &'static str> {
     ATTACKS.iter().map(|a| a.1).chain(BUILTIN.iter().map(|r| r.0)).chain([ERROR_SCANNING, KNOWN_SCANNER])
@@ -212,6 +205,11 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Cow<'_, str> {
 }
 
 impl Rules {
+    /// The paths the rules learned as the site's content.
+    pub fn served(&self) -> &ServedPaths {
+        &self.served
+    }
+
     /// Build from validated config.
     pub fn new(cfg: &RulesConfig) -> Rules {
         let wanted = |name: &str| cfg.builtin && !cfg.disabled.iter().any(|d| d == name);

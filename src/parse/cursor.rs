@@ -107,3 +107,8 @@ fn unescape(raw: &str) -> String {
     }
     out
 }
+
+/// A non-empty run of ASCII digits (a status, a byte count, an integer timer).
+pub(crate) fn is_int(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}

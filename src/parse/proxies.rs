@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::cursor::Cur;
+use super::cursor::{is_int, Cur};
 use super::fields::{Field, Found, TimeUnit, Val};
 use super::time;
 
@@ -107,10 +107,6 @@ pub(crate) fn haproxy<'a>(line: &'a str, found: &mut Found<'a>) -> Option<()> {
         c.token();
     }
     Some(())
-}
-
-fn is_int(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_int_or_dash(s: &str) -> bool {

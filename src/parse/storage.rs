@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use super::cursor::Cur;
+use super::cursor::{is_int, Cur};
 use super::fields::{Field, Found, TimeUnit, Val};
 use super::time;
 
@@ -184,10 +184,6 @@ impl<'a> CsvRow<'a> {
         let v = &self.s[start..j];
         Some(if doubled { Cow::Owned(v.replace("\"\"", "\"")) } else { Cow::Borrowed(v) })
     }
-}
-
-fn is_int(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
