@@ -31,8 +31,9 @@ fn check(r: &eval::ScenarioResult) {
             );
         }
     }
-    // 0.05 %: a few lines right after a spike ends are still flagged on their endpoint's latency.
-    assert!(r.clean_flagged_rate <= 0.0005, "{:.3} % of clean lines flagged\n{summary}", r.clean_flagged_rate * 100.0);
+    // The 0.02 %. It was 0.05 % while a request as fast as usual, right after a spike,
+    // could be flagged on its endpoint's running latency alone.
+    assert!(r.clean_flagged_rate <= 0.0002, "{:.3} % of clean lines flagged\n{summary}", r.clean_flagged_rate * 100.0);
 }
 
 fn run(name: &str, seed: u64, format: LineFormat) -> eval::ScenarioResult {

@@ -237,7 +237,14 @@ impl Features {
                             0.0
                         }
                     }
-                    Column::EndpointLatency => endpoint_latency_z,
+                    // ...and a request as fast as usual is not part of its endpoint's slowdown.
+                    Column::EndpointLatency => {
+                        if rt_z >= crate::detect::gates::RT_CONTEXT_Z {
+                            endpoint_latency_z
+                        } else {
+                            0.0
+                        }
+                    }
                     Column::ClientErrorRate => {
                         if is_error {
                             client_error_surprise
