@@ -312,12 +312,20 @@ impl Default for Metrics {
 
 /// `2xx`, `4xx`, ... for a status code.
 pub fn status_class(status: Option<u16>) -> &'static str {
+    STATUS_CLASSES[status_class_index(status)]
+}
+
+/// The `status_class` label values, in the order of [`status_class_index`].
+pub const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
+
+/// Where `status_class(status)` is in [`STATUS_CLASSES`].
+pub fn status_class_index(status: Option<u16>) -> usize {
     match status {
-        Some(100..=199) => "1xx",
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        _ => "none",
+        Some(100..=199) => 0,
+        Some(200..=299) => 1,
+        Some(300..=399) => 2,
+        Some(400..=499) => 3,
+        Some(500..=599) => 4,
+        _ => 5,
     }
 }

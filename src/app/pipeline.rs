@@ -1,11 +1,12 @@
 //! The synchronous core shared by `scan` and the daemon: parse → features → detect → incidents,
 //! with metrics and sinks. CPU work: the daemon calls it from a blocking task.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 use serde::Serialize;
 
 use super::clock::{self, StreamClock};
@@ -15,8 +16,9 @@ use crate::detect::engine::Reset;
 use crate::detect::suppress::Hold;
 use crate::detect::{Anomaly, AnomalyKind, Detector, Incidents, TrainReport};
 use crate::features::FeatureRow;
+use crate::hash::{FastMap, FastSet};
 use crate::metrics::{
-    status_class, EndpointLabel, FormatLabel, Metrics, ModelLabel, ReasonLabel, RequestLabels, SourceLabel,
+    status_class_index, EndpointLabel, FormatLabel, Metrics, ModelLabel, ReasonLabel, RequestLabels, SourceLabel,
 };
 use crate::parse::{LogEvent, Parser};
 use crate::redact::Redactor;
@@ -70,7 +72,11 @@ pub struct Pipeline {
     unjudged_cap: usize,
     training_events: usize,
     per_event_metrics: bool,
-    label_endpoints: HashSet<Arc<str>>,
+    label_endpoints: FastSet<Arc<str>>,
+    /// Each endpoint label's `requests_total` counters and latency histogram, looked up in their
+    /// families once: a family's lookup allocates its label strings, hashes them and locks, and
+    /// these count every request.
+    request_series: FastMap<Arc<str>, RequestSeries>,
     max_endpoints: usize,
     watermark: Option<Timestamp>,
     clock: StreamClock,
@@ -95,6 +101,8 @@ pub struct Pipeline {
     census: crate::parse::census::Census,
     suppressed: [Option<Counter>; 3],
     retimed: [Option<Counter>; 2],
+    /// The endpoint label of requests beyond `features.max_endpoints` labelled ones.
+    other_label: Arc<str>,
     /// Masks secrets in each finding as it is made ([`Pipeline::redact_with`]: the daemon always,
     /// `scan --redact`); none by default.
     redactor: Option<Arc<Redactor>>,
@@ -121,7 +129,8 @@ impl Pipeline {
             mode,
             training_events: cfg.detection.training_events,
             per_event_metrics: mode == Mode::Live,
-            label_endpoints: HashSet::new(),
+            label_endpoints: FastSet::default(),
+            request_series: FastMap::default(),
             max_endpoints: cfg.features.max_endpoints,
             watermark: None,
             clock: StreamClock::default(),
@@ -136,6 +145,7 @@ impl Pipeline {
             census: crate::parse::census::Census::new(cfg.parse.format),
             suppressed: Default::default(),
             retimed: Default::default(),
+            other_label: Arc::from("other"),
             redactor: None,
         }
     }
@@ -212,20 +222,33 @@ impl Pipeline {
             return;
         }
         let ep = &row.summary.endpoint;
-        let label: &str = if self.label_endpoints.contains(ep) {
+        let label: &Arc<str> = if self.label_endpoints.contains(ep) {
             ep
         } else if self.label_endpoints.len() < self.max_endpoints {
             self.label_endpoints.insert(ep.clone());
             ep
         } else {
-            "other"
+            &self.other_label
         };
-        self.metrics
-            .requests
-            .get_or_create(&RequestLabels { endpoint: label.into(), status_class: status_class(e.status).into() })
+        let metrics = &self.metrics;
+        let series = match self.request_series.get_mut(label) {
+            Some(s) => s,
+            None => self.request_series.entry(label.clone()).or_insert_with(|| RequestSeries::new(metrics, label)),
+        };
+        let class = status_class_index(e.status);
+        series.by_class[class]
+            .get_or_insert_with(|| {
+                metrics
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        endpoint: label.to_string(),
+                        status_class: crate::metrics::STATUS_CLASSES[class].into(),
+                    })
+                    .clone()
+            })
             .inc();
         if let Some(rt) = e.response_time_ms {
-            self.metrics.response_time.get_or_create(&EndpointLabel { endpoint: label.into() }).observe(rt / 1000.0);
+            series.response_time.observe(rt / 1000.0);
         }
     }
 
@@ -649,5 +672,21 @@ impl Pipeline {
         }
         self.metrics.open_incidents.set(0);
         out
+    }
+}
+
+/// One endpoint label's request series (see `Pipeline::request_series`).
+struct RequestSeries {
+    /// By [`status_class_index`]; each made on its class's first request.
+    by_class: [Option<Counter>; crate::metrics::STATUS_CLASSES.len()],
+    response_time: Histogram,
+}
+
+impl RequestSeries {
+    fn new(metrics: &Metrics, label: &str) -> RequestSeries {
+        RequestSeries {
+            by_class: Default::default(),
+            response_time: metrics.response_time.get_or_create(&EndpointLabel { endpoint: label.into() }).clone(),
+        }
     }
 }

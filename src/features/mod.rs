@@ -28,8 +28,11 @@ const MIN_INTERNED: usize = 10_000;
 /// Scaled values are clipped to ±this, so one absurd value cannot dominate a model.
 const CLIP: f64 = 50.0;
 
-/// What is kept of an event for training (compact: the window holds thousands).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What is kept of an event for training (compact: the window holds thousands). Saved in
+/// `models.json` as an array, `[time, endpoint, rt_ms, status, bytes, [recent…], query_len]`: the
+/// field names were a third of the file and of the time a save takes. An object (what earlier
+/// versions wrote) still reads.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct TrainingEvent {
     /// Event time, Unix seconds.
     pub time: f64,
@@ -39,6 +42,23 @@ pub struct TrainingEvent {
     pub bytes: Option<f32>,
     pub recent: Recent,
     pub query_len: u16,
+}
+
+impl Serialize for TrainingEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let r = &self.recent;
+        let mut t = s.serialize_tuple(7)?;
+        t.serialize_element(&self.time)?;
+        t.serialize_element(&*self.endpoint)?;
+        t.serialize_element(&self.rt_ms)?;
+        t.serialize_element(&self.status)?;
+        t.serialize_element(&self.bytes)?;
+        let log_rt = Some(r.endpoint_log_rt).filter(|v| v.is_finite());
+        t.serialize_element(&(r.endpoint_total, r.endpoint_errors, log_rt, r.client_total, r.client_errors))?;
+        t.serialize_element(&self.query_len)?;
+        t.end()
+    }
 }
 
 /// One feature column of the Isolation Forest's vector.
@@ -329,6 +349,37 @@ pub mod nan_as_null {
 #[cfg(test)]
 mod tests {
     use super::served_file;
+    use super::{context::Recent, TrainingEvent};
+
+    #[test]
+    fn a_training_event_is_saved_as_an_array_and_read_back_as_it_was() {
+        let recent = Recent {
+            endpoint_total: 12.5,
+            endpoint_errors: 0.25,
+            endpoint_log_rt: f64::NAN,
+            client_total: 3.0,
+            client_errors: 0.0,
+        };
+        let e = TrainingEvent {
+            time: 1.7e9,
+            endpoint: "GET /a".into(),
+            rt_ms: Some(12.5),
+            status: Some(200),
+            bytes: None,
+            recent,
+            query_len: 4,
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(text, r#"[1700000000.0,"GET /a",12.5,200,null,[12.5,0.25,null,3.0,0.0],4]"#);
+        let back: TrainingEvent = serde_json::from_str(&text).unwrap();
+        assert!(back.recent.endpoint_log_rt.is_nan());
+        assert_eq!((back.time, back.rt_ms, back.status, back.query_len), (e.time, e.rt_ms, e.status, e.query_len));
+        // What earlier versions wrote: an object.
+        let old = r#"{"time":1.0,"endpoint":"GET /a","rt_ms":null,"status":404,"bytes":10.0,
+            "recent":{"endpoint_total":1.0,"endpoint_errors":0.0,"endpoint_log_rt":2.5,"client_total":1.0,"client_errors":1.0},"query_len":0}"#;
+        let back: TrainingEvent = serde_json::from_str(old).unwrap();
+        assert_eq!((back.status, back.bytes, back.recent.endpoint_log_rt), (Some(404), Some(10.0), 2.5));
+    }
 
     #[test]
     fn a_files_size_is_its_own_but_a_built_documents_is_judged() {

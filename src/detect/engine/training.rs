@@ -159,7 +159,7 @@ fn fit_models(
     let response_time = fit_svm(&cfg.models.ocsvm_response_time, rt_rows, q, seed, "ocsvm_response_time", &mut report);
     let status_code = fit_svm(&cfg.models.ocsvm_status_code, status_rows, q, seed, "ocsvm_status_code", &mut report);
     let trained_through = events.last().map_or(0.0, |e| e.time);
-    // The window's size, screened events included: the schedule refits when the window doubles.
+    // The window's size, screened events included: the schedule refits when the window grows fourfold.
     let window = events.len();
     let trained = Trained { baselines, forest, response_time, status_code, trained_through, events: window };
     (trained, report)
