@@ -230,11 +230,13 @@ pub(crate) fn anomaly(
                 severity_burst(&ev).max(Severity::Medium),
                 beyond(ev.endpoint_error_surprise - BURST_GATE, 6.0),
                 format!(
-                    "{} returned {}; about {:.0} of its last {:.0} requests failed (baseline {} 5xx)",
+                    "{} returned {}; about {:.0} of its last {:.0} requests failed ({} {} 5xx)",
                     e.endpoint,
                     ev.status.map_or("?".to_string(), |s| s.to_string()),
                     ev.endpoint_recent_errors,
                     ev.endpoint_recent,
+                    // A new endpoint has no rate of its own: it is judged against the site's.
+                    if ev.known_endpoint { "baseline" } else { "a new endpoint; the site's baseline is" },
                     pct(ev.endpoint_error_rate)
                 ),
             )),
