@@ -5,8 +5,10 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anomaly_detector::source::demo::{scenario, LineFormat, TrafficGenerator};
-use support::daemon::{bin, free_port, lines_processed};
+use anomaly_detector::source::demo::{
+    scenario, IncidentKind, LineFormat, ScheduledIncident, TrafficConfig, TrafficGenerator,
+};
+use support::daemon::{bin, free_port, get_text, lines_processed};
 
 mod support;
 
@@ -18,6 +20,16 @@ fn run_over(
     state: &std::path::Path,
     extra_env: &[(&str, &str)],
 ) -> Vec<serde_json::Value> {
+    run_over_listing(file, lines, state, extra_env).0
+}
+
+/// [`run_over`], and `/api/v1/incidents` as it was once every line was processed.
+fn run_over_listing(
+    file: &std::path::Path,
+    lines: u64,
+    state: &std::path::Path,
+    extra_env: &[(&str, &str)],
+) -> (Vec<serde_json::Value>, serde_json::Value) {
     let port = free_port();
     let mut cmd = bin();
     cmd.args(["--log-format", "json", "run"])
@@ -40,10 +52,11 @@ fn run_over(
         assert!(child.try_wait().unwrap().is_none(), "the daemon exited early");
         std::thread::sleep(Duration::from_millis(200));
     }
+    let listing = serde_json::from_str(&get_text(port, "/api/v1/incidents")).unwrap_or_default();
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit: {}", out.status);
-    String::from_utf8_lossy(&out.stderr).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    (String::from_utf8_lossy(&out.stderr).lines().filter_map(|l| serde_json::from_str(l).ok()).collect(), listing)
 }
 
 fn opened(log: &[serde_json::Value]) -> Vec<(String, String)> {
@@ -112,6 +125,68 @@ fn a_restart_resumes_scoring_and_does_not_report_an_ongoing_incident_twice() {
             "the saved models did not find the spike on {ep}: {second_opened:?}"
         );
     }
+}
+
+/// Writes the generated lines to `path`; returns each line's incident kind, if any.
+fn write_log(traffic: TrafficConfig, path: &std::path::Path) -> Vec<Option<IncidentKind>> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    TrafficGenerator::new(traffic)
+        .unwrap()
+        .map(|g| {
+            writeln!(f, "{}", g.line).unwrap();
+            g.label.map(|l| l.0)
+        })
+        .collect()
+}
+
+/// Models saved a day ago, and a restart into a latency spike and an error burst already under
+/// way: the stale models report both, and the refits the restart makes on those minutes do not
+/// learn them.
+#[test]
+fn a_restart_with_yesterdays_models_reports_an_incident_under_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let now = jiff::Timestamp::now();
+    let mut yesterday = TrafficConfig::new(61, 20.0);
+    yesterday.duration_secs = Some(1800.0);
+    yesterday.start = now - jiff::SignedDuration::from_hours(24);
+    let a = dir.path().join("yesterday.log");
+    let na = write_log(yesterday, &a).len() as u64;
+    run_over(&a, na, &state, &[]);
+    assert!(state.join("models.json").exists(), "models.json was not written");
+
+    let mut today = TrafficConfig::new(62, 20.0);
+    today.duration_secs = Some(300.0);
+    today.start = now - jiff::SignedDuration::from_secs(300);
+    today.incidents = vec![
+        ScheduledIncident::new(IncidentKind::LatencySpike, 0.0, 240.0).on("GET /api/products"),
+        ScheduledIncident::new(IncidentKind::ErrorBurst, 20.0, 200.0).on("GET /api/users"),
+    ];
+    let b = dir.path().join("today.log");
+    let labels = write_log(today, &b);
+    let nb = labels.len() as u64;
+    let spike = labels.iter().filter(|l| **l == Some(IncidentKind::LatencySpike)).count() as u64;
+    // Refit often, so the restart refits on the incident's minutes more than once.
+    let (second, listing) =
+        run_over_listing(&b, nb, &state, &[("ANOMALY_DETECTOR__DETECTION__RETRAIN_INTERVAL_SECS", "60")]);
+    assert!(
+        second.iter().any(|v| v["message"].as_str().is_some_and(|m| m.starts_with("Resuming from saved models"))),
+        "the second run did not resume"
+    );
+    let refits = second.iter().filter(|v| v["message"] == "Models trained").count();
+    assert!(refits >= 2, "the restart refitted {refits} times");
+    let second_opened = opened(&second);
+    for (kind, ep) in [("response_time", "GET /api/products"), ("status_code", "GET /api/users")] {
+        assert!(second_opened.contains(&(kind.into(), ep.into())), "no {kind} incident on {ep}: {second_opened:?}");
+    }
+    // The refits on those minutes did not learn the spike: its lines were still flagged to the end.
+    let incidents = listing["incidents"].as_array().cloned().unwrap_or_default();
+    let found: u64 = incidents
+        .iter()
+        .filter(|i| i["kind"] == "response_time" && i["endpoint"] == "GET /api/products")
+        .map(|i| i["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(found * 10 >= spike * 9, "{found} of the spike's {spike} lines flagged");
 }
 
 /// One combined-format line at `t`.
