@@ -303,7 +303,11 @@ impl Pipeline {
             r.redact_anomaly(&mut a);
         }
         self.metrics.count_anomaly(a.kind.as_str(), a.severity, &a.detectors);
-        let finding = self.incidents.add(&a);
+        let mut closed = Vec::new();
+        let finding = self.incidents.add(&a, &mut closed);
+        for inc in closed {
+            self.publish(Finding::IncidentResolved(Arc::new(inc)));
+        }
         if let Finding::IncidentOpened(i) = &finding {
             self.incidents_opened = true;
             self.metrics

@@ -75,8 +75,10 @@ impl Incidents {
         self.open.len()
     }
 
-    /// Add an anomaly: opens an incident or updates one.
-    pub fn add(&mut self, a: &Anomaly) -> Finding {
+    /// Add an anomaly: opens an incident or updates one. An incident that makes way for the new
+    /// one (its key's, quiet for longer than the window, while no clock closed it; or the oldest,
+    /// at `MAX_OPEN`) is closed into `closed`, so it is resolved, not lost.
+    pub fn add(&mut self, a: &Anomaly, closed: &mut Vec<Incident>) -> Finding {
         let key = Key::of(a);
         let window = self.window_secs;
         if let Some((order, inc)) = self.open.get_mut(&key) {
@@ -114,9 +116,11 @@ impl Incidents {
                 return Finding::IncidentUpdated(Arc::new(inc.clone()));
             }
         }
-        if self.open.len() >= MAX_OPEN && !self.open.contains_key(&key) {
+        if let Some(quiet) = self.remove(&key) {
+            closed.push(quiet);
+        } else if self.open.len() >= MAX_OPEN {
             if let Some((_, oldest)) = self.by_last_seen.pop_first() {
-                self.open.remove(&oldest);
+                closed.extend(self.open.remove(&oldest).map(|(_, i)| i));
             }
         }
         let fingerprint = key.fingerprint();
@@ -220,7 +224,7 @@ mod tests {
         let mut opened = 0;
         for i in 0..300 {
             if let Finding::IncidentOpened(_) =
-                inc.add(&anomaly(1000 + i / 3, AnomalyKind::ResponseTime, "GET /a", "c"))
+                inc.add(&anomaly(1000 + i / 3, AnomalyKind::ResponseTime, "GET /a", "c"), &mut Vec::new())
             {
                 opened += 1;
             }
@@ -237,10 +241,10 @@ mod tests {
         let mut inc = Incidents::new(300);
         let mut first = anomaly(1000, AnomalyKind::Suspicious, "GET /HNAP1/", "scanner");
         first.reason = "probe for a router admin page: /HNAP1/".into();
-        inc.add(&first);
+        inc.add(&first, &mut Vec::new());
         let mut worse = anomaly(1001, AnomalyKind::Suspicious, "GET /api/orders/{id}", "scanner");
         (worse.severity, worse.reason) = (Severity::Critical, "SQL injection in the query: 1 UNION SELECT".into());
-        let Finding::IncidentUpdated(i) = inc.add(&worse) else { panic!("one scanner, one incident") };
+        let Finding::IncidentUpdated(i) = inc.add(&worse, &mut Vec::new()) else { panic!("one scanner, one incident") };
         assert_eq!((i.endpoint.as_str(), i.reason.as_str()), ("GET /api/orders/{id}", worse.reason.as_str()));
         assert_eq!(i.severity, Severity::Critical);
     }
@@ -249,11 +253,17 @@ mod tests {
     fn past_the_cap_the_least_recently_active_incident_is_evicted() {
         let mut inc = Incidents::new(1_000_000);
         for i in 0..MAX_OPEN as i64 {
-            inc.add(&anomaly(i, AnomalyKind::ResponseTime, &format!("GET /e{i}"), "c"));
+            inc.add(&anomaly(i, AnomalyKind::ResponseTime, &format!("GET /e{i}"), "c"), &mut Vec::new());
         }
         // The first endpoint is active again, so the second is now the oldest.
-        inc.add(&anomaly(MAX_OPEN as i64, AnomalyKind::ResponseTime, "GET /e0", "c"));
-        inc.add(&anomaly(MAX_OPEN as i64 + 1, AnomalyKind::ResponseTime, "GET /new", "c"));
+        inc.add(&anomaly(MAX_OPEN as i64, AnomalyKind::ResponseTime, "GET /e0", "c"), &mut Vec::new());
+        let mut evicted = Vec::new();
+        inc.add(&anomaly(MAX_OPEN as i64 + 1, AnomalyKind::ResponseTime, "GET /new", "c"), &mut evicted);
+        assert_eq!(
+            evicted.iter().map(|i| i.endpoint.as_str()).collect::<Vec<_>>(),
+            ["GET /e1"],
+            "evicted, and resolved"
+        );
         assert_eq!(inc.open_count(), MAX_OPEN);
         assert!(inc.has_endpoint("GET /e0") && inc.has_endpoint("GET /new") && !inc.has_endpoint("GET /e1"));
         let closed = inc.expire(Timestamp::from_second(2_000_000 + 10).unwrap());
@@ -264,10 +274,27 @@ mod tests {
     #[test]
     fn kinds_endpoints_and_gaps_split_incidents() {
         let mut inc = Incidents::new(60);
-        assert!(matches!(inc.add(&anomaly(0, AnomalyKind::ResponseTime, "GET /a", "c")), Finding::IncidentOpened(_)));
-        assert!(matches!(inc.add(&anomaly(1, AnomalyKind::StatusCode, "GET /a", "c")), Finding::IncidentOpened(_)));
-        assert!(matches!(inc.add(&anomaly(2, AnomalyKind::ResponseTime, "GET /b", "c")), Finding::IncidentOpened(_)));
-        assert!(matches!(inc.add(&anomaly(200, AnomalyKind::ResponseTime, "GET /a", "c")), Finding::IncidentOpened(_)));
+        assert!(matches!(
+            inc.add(&anomaly(0, AnomalyKind::ResponseTime, "GET /a", "c"), &mut Vec::new()),
+            Finding::IncidentOpened(_)
+        ));
+        assert!(matches!(
+            inc.add(&anomaly(1, AnomalyKind::StatusCode, "GET /a", "c"), &mut Vec::new()),
+            Finding::IncidentOpened(_)
+        ));
+        assert!(matches!(
+            inc.add(&anomaly(2, AnomalyKind::ResponseTime, "GET /b", "c"), &mut Vec::new()),
+            Finding::IncidentOpened(_)
+        ));
+        // No clock closed the first one (a backlog read faster than its time passes): the new
+        // incident closes it, so it is resolved rather than lost.
+        let mut closed = Vec::new();
+        assert!(matches!(
+            inc.add(&anomaly(200, AnomalyKind::ResponseTime, "GET /a", "c"), &mut closed),
+            Finding::IncidentOpened(_)
+        ));
+        assert_eq!(closed.iter().map(|i| (i.endpoint.as_str(), i.count)).collect::<Vec<_>>(), [("GET /a", 1)]);
+        assert_eq!(inc.open_count(), 3);
     }
 
     #[test]
@@ -275,12 +302,14 @@ mod tests {
         let mut inc = Incidents::new(60);
         let mut opened = 0;
         for (i, p) in ["GET /.env", "GET /.git/config", "POST /wp-login.php"].iter().enumerate() {
-            if let Finding::IncidentOpened(_) = inc.add(&anomaly(i as i64, AnomalyKind::Suspicious, p, "203.0.113.9")) {
+            if let Finding::IncidentOpened(_) =
+                inc.add(&anomaly(i as i64, AnomalyKind::Suspicious, p, "203.0.113.9"), &mut Vec::new())
+            {
                 opened += 1;
             }
         }
         assert!(matches!(
-            inc.add(&anomaly(5, AnomalyKind::Suspicious, "GET /.env", "198.51.100.1")),
+            inc.add(&anomaly(5, AnomalyKind::Suspicious, "GET /.env", "198.51.100.1"), &mut Vec::new()),
             Finding::IncidentOpened(_)
         ));
         assert_eq!(opened, 1);
