@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does the daemon, fed a file through stdin, report what `scan` of that file reports, and at what CPU?
 
-    scripts/daemon_vs_scan.py BINARY LOG [--rounds N] [--log-format json|combined]
+    scripts/daemon_vs_scan.py BINARY LOG [--rounds N] [--row NAME]
 
 Runs `scan LOG` and the daemon (`run`, `source.kind = "stdin"`, LOG on its standard input, a fresh
 state directory each time) N times each, alternating, and prints:
@@ -10,7 +10,9 @@ state directory each time) N times each, alternating, and prints:
     multiple of scan's.
 scan's incidents come from its summary; the daemon's from its "Incident closed" log lines (at the
 end of the input every open incident is closed and logged).
-Exit 1 when the incidents differ.
+Exit 1 when the incidents differ. With `--row NAME`, prints only a markdown row for
+scripts/daemon_vs_scan.sh (name, lines, incidents of each, incidents only one has and how many of
+those are single lines, CPU of each, the ratio) and exits 0.
 """
 import argparse, json, os, re, resource, subprocess, sys, tempfile
 
@@ -59,6 +61,7 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("log")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--row")
     args = ap.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANOMALY_DETECTOR__")}
     lines = sum(1 for _ in open(args.log, "rb"))
@@ -73,14 +76,19 @@ def main():
     key = lambda i: (i[0], "(a client)" if i[0] == "suspicious" else i[1], i[2][:19])
     s_keys = {key(i): i for i in s_inc}
     d_keys = {key(i): i for i in d_inc}
+    only = set(s_keys) ^ set(d_keys)
+    sc, rc = min(scan_cpu), min(run_cpu)
+    if args.row:
+        lone = sum(1 for k in only if (s_keys.get(k) or d_keys.get(k))[3] == 1)
+        print(f"| {args.row} | {lines:,} | {len(s_inc)} / {len(d_inc)} | {len(only)} ({lone} of one line) | "
+              f"{sc:.2f} s | {rc:.2f} s | {rc / sc:.2f}× |")
+        return
     print(f"{lines:,} lines; scan {len(s_inc)} incidents, daemon {len(d_inc)}")
     print("| kind | endpoint | first seen | scan lines | daemon lines |")
     print("|---|---|---|---:|---:|")
     for k in sorted(set(s_keys) | set(d_keys), key=lambda k: k[2]):
         s, d = s_keys.get(k), d_keys.get(k)
         print(f"| {k[0]} | {k[1]} | {k[2]} | {s[3] if s else '–'} | {d[3] if d else '–'} |")
-    only = (set(s_keys) ^ set(d_keys))
-    sc, rc = min(scan_cpu), min(run_cpu)
     print(f"\nCPU (least of {args.rounds}): scan {sc:.2f} s, daemon {rc:.2f} s; daemon per line {rc / sc:.2f}× scan's")
     print(f"incidents only one of them reported: {len(only)}")
     sys.exit(1 if only else 0)

@@ -253,7 +253,12 @@ fn the_daemon_reading_stdin_reports_what_scan_reports() {
         .filter(|v| v["message"].as_str().is_some_and(|m| m.starts_with("Incident closed")))
         .map(|v| {
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            (s("kind"), s("endpoint"), s("first_seen").get(..19).unwrap_or("").to_string(), v["count"].as_u64().unwrap_or(0))
+            (
+                s("kind"),
+                s("endpoint"),
+                s("first_seen").get(..19).unwrap_or("").to_string(),
+                v["count"].as_u64().unwrap_or(0),
+            )
         })
         .collect();
     // The two learned from different windows (the daemon fits at 1,000 and 4,000 lines before

@@ -235,11 +235,11 @@ impl Detector {
             None => self.window.len() >= self.cfg.detection.min_training_events,
             Some(_) if self.window.len() < self.cfg.detection.min_training_events => false,
             Some(t) => {
-                // While the window is still filling, refit each time it grows fourfold (1,000, 4,000,
-                // 16,000 … events, up to `training_events`); then on schedule. Doubling cost the
+                // While the window is still filling, refit each time it grows fourfold and once it is
+                // full (1,000, 4,000, 10,000 events by default); then on schedule. Doubling cost the
                 // daemon 60 % more fitting than this for models a few minutes older.
-                let growing =
-                    self.window.len() >= WINDOW_GROWTH * t.events && t.events < self.cfg.detection.training_events;
+                let full = self.cfg.detection.training_events;
+                let growing = t.events < full && self.window.len() >= (WINDOW_GROWTH * t.events).min(full);
                 let newest = self.window.back().map_or(0.0, |e| e.time);
                 growing || newest - t.trained_through >= self.cfg.detection.retrain_interval_secs as f64
             }
