@@ -107,6 +107,9 @@ pub struct Detector {
     /// Probes a client sent before it was caught, found when it was: reported after the event
     /// that caught it (see [`take_joined`](Self::take_joined)).
     joined: std::cell::RefCell<Vec<Anomaly>>,
+    /// Each endpoint's last few 5xx that no detector flagged: when a burst is found on it, the
+    /// ones just before are its start, and join it (see [`join_burst_start`](Self::join_burst_start)).
+    quiet_errors: std::cell::RefCell<FastMap<Arc<str>, VecDeque<FeatureRow>>>,
     suppress: Suppressor,
     window: VecDeque<TrainingEvent>,
     trained: Option<Trained>,
@@ -127,6 +130,7 @@ impl Detector {
             scanners: (cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == KNOWN_SCANNER))
                 .then(KnownScanners::default),
             joined: std::cell::RefCell::new(Vec::new()),
+            quiet_errors: std::cell::RefCell::new(FastMap::default()),
             suppress: Suppressor::new(&cfg.suppress),
             window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
             trained: None,
@@ -256,6 +260,7 @@ impl Detector {
             let v = self.features.vectors(&row.summary, &t.baselines);
             model_verdicts(t, &v, self.error_scanning, &mut verdicts);
             self.follow_scanner(row, &mut verdicts);
+            self.join_burst_start(row, &verdicts, &v, t);
             if verdicts.is_empty() {
                 return None;
             }
@@ -272,6 +277,52 @@ impl Detector {
     /// is reported once, right after the event that caught the client.
     pub fn take_joined(&self) -> Vec<Anomaly> {
         std::mem::take(&mut *self.joined.borrow_mut())
+    }
+
+    /// A 5xx burst needs a few errors before it is one, so its first 5xx pass unflagged: they are
+    /// held per endpoint (the last [`BURST_START`], for [`BURST_START_SECS`]), and when a burst
+    /// is found on the endpoint they join its incident, reported right after the line that found
+    /// it ([`take_joined`](Self::take_joined)). They were learned as normal; that is a handful of
+    /// errors in a window of thousands, which the burst screen of the next fit takes out again.
+    fn join_burst_start(&self, row: &FeatureRow, verdicts: &[explain::Verdict], v: &Vectors, t: &Trained) {
+        if !matches!(row.event.status, Some(500..=599)) {
+            return;
+        }
+        let window = BURST_START_SECS;
+        let time = row.summary.time;
+        let mut quiet = self.quiet_errors.borrow_mut();
+        if verdicts.iter().any(|v| matches!(v, explain::Verdict::StatusCode)) {
+            let Some(held) = quiet.remove(&row.summary.endpoint) else { return };
+            let mut joined = self.joined.borrow_mut();
+            for r in held.into_iter().filter(|r| time - r.summary.time <= window) {
+                let rv = self.features.vectors(&r.summary, &t.baselines);
+                let mut a =
+                    explain::anomaly(&r, &[explain::Verdict::StatusCode], Some(&rv), t, self.features.columns());
+                a.reason = format!(
+                    "{} returned {}, the start of the burst found {:.0} s later: {}",
+                    r.event.endpoint,
+                    r.event.status.unwrap_or(0),
+                    (time - r.summary.time).max(0.0),
+                    shorten_reason(&explain::anomaly(row, verdicts, Some(v), t, self.features.columns()).reason)
+                );
+                joined.push(a);
+            }
+            return;
+        }
+        if !verdicts.is_empty() {
+            return;
+        }
+        if quiet.len() >= MAX_QUIET_ENDPOINTS && !quiet.contains_key(&row.summary.endpoint) {
+            quiet.retain(|_, rows| rows.back().is_some_and(|r| time - r.summary.time <= window));
+            if quiet.len() >= MAX_QUIET_ENDPOINTS {
+                quiet.clear();
+            }
+        }
+        let rows = quiet.entry(row.summary.endpoint.clone()).or_default();
+        if rows.len() >= BURST_START {
+            rows.pop_front();
+        }
+        rows.push_back(row.clone());
     }
 
     /// A client that a path-walking rule flags ([`SCANNER_RULES`], `error_scanning`) becomes a known
@@ -335,6 +386,19 @@ impl Detector {
         }
         self.rate.advance(now.as_nanosecond() as f64 / 1e9)
     }
+}
+
+/// How many unflagged 5xx before a burst join it when it is found, per endpoint, sent at most
+/// [`BURST_START_SECS`] before the line that found it...
+const BURST_START: usize = 4;
+/// ...(a burst is found within a few errors; a 5xx minutes before was the background's)...
+const BURST_START_SECS: f64 = 30.0;
+/// ...on at most this many endpoints at once.
+const MAX_QUIET_ENDPOINTS: usize = 1024;
+
+/// The reason of the line that found a burst, as quoted by the errors that started it.
+fn shorten_reason(reason: &str) -> &str {
+    reason.split(';').next().unwrap_or(reason)
 }
 
 /// How much the window grows between the refits made while it fills.
