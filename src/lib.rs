@@ -25,6 +25,7 @@ pub mod hash;
 pub mod memory;
 pub mod metrics;
 pub mod parse;
+pub mod patterns;
 pub mod redact;
 pub mod retry_after;
 pub mod scan;

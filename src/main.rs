@@ -88,6 +88,25 @@ enum Command {
         #[arg(long)]
         redact: bool,
     },
+    /// List the message templates of log files (or stdin), as the template stage finds them.
+    ///
+    /// Structured lines (JSON, logfmt) are templated by their message field, other lines whole
+    /// (the miner leaves a header of time, level and component out). `--output jsonl` writes one
+    /// object per input line once the input has ended: `{"line": N, "pattern": "<id>",
+    /// "template": "<text>"}`, line numbers 1-based across the files.
+    Patterns {
+        /// Files to read, in order; `-` or nothing reads stdin.
+        files: Vec<PathBuf>,
+        /// Line format, as for `scan`.
+        #[arg(long, value_parser = clap::value_parser!(FormatChoice))]
+        format: Option<FormatChoice>,
+        /// `text`: the templates, most frequent first; `jsonl`: one object per input line.
+        #[arg(long, value_enum, default_value = "text")]
+        output: anomaly_detector::patterns::cli::PatternsOutput,
+        /// TOML config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Measure detection quality on generated, labelled traffic (labels kept outside the lines).
     ///
     /// Prints precision, recall, F1, incidents found, time to detect and false alarms per scenario
@@ -351,6 +370,22 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 incidents = summary.incidents.len(),
                 "Scan finished"
             );
+        }
+        Command::Patterns { files, format, output, config } => {
+            let mut cfg = load(config.as_ref(), None)?;
+            if let Some(f) = format {
+                cfg.parse.format = *f;
+            }
+            init_logs(&cli, Some(&cfg));
+            let (files, output) = (files.clone(), *output);
+            let summary = tokio::task::spawn_blocking(move || {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                anomaly_detector::patterns::cli::run(&files, &cfg.parse, output, &mut out)
+            })
+            .await
+            .context("patterns task")??;
+            tracing::info!(lines = summary.lines, templates = summary.templates, "Patterns finished");
         }
         Command::Eval { scenarios, format, seed, json, config, dump } => {
             use anomaly_detector::source::demo::{LineFormat, SCENARIOS};
