@@ -109,7 +109,7 @@ pub struct Detector {
     joined: std::cell::RefCell<Vec<Anomaly>>,
     /// Each endpoint's last few 5xx that no detector flagged: when a burst is found on it, the
     /// ones just before are its start, and join it (see [`join_burst_start`](Self::join_burst_start)).
-    quiet_errors: std::cell::RefCell<FastMap<Arc<str>, VecDeque<FeatureRow>>>,
+    quiet_errors: crate::detect::site::HeldRows,
     suppress: Suppressor,
     window: VecDeque<TrainingEvent>,
     trained: Option<Trained>,
@@ -130,7 +130,7 @@ impl Detector {
             scanners: (cfg.rules.builtin && !cfg.rules.disabled.iter().any(|d| d == KNOWN_SCANNER))
                 .then(KnownScanners::default),
             joined: std::cell::RefCell::new(Vec::new()),
-            quiet_errors: std::cell::RefCell::new(FastMap::default()),
+            quiet_errors: crate::detect::site::HeldRows::new(BURST_START, MAX_QUIET_ENDPOINTS),
             suppress: Suppressor::new(&cfg.suppress),
             window: VecDeque::with_capacity(cfg.detection.training_events.min(100_000)),
             trained: None,
@@ -260,11 +260,18 @@ impl Detector {
             let v = self.features.vectors(&row.summary, &t.baselines);
             model_verdicts(t, &v, self.error_scanning, &mut verdicts);
             self.follow_scanner(row, &mut verdicts);
-            self.join_burst_start(row, &verdicts, &v, t);
+            let is_5xx = matches!(row.event.status, Some(500..=599));
             if verdicts.is_empty() {
+                if is_5xx {
+                    self.quiet_errors.hold(&row.summary.endpoint, row, BURST_START_SECS);
+                }
                 return None;
             }
-            return Some(explain::anomaly(row, &verdicts, Some(&v), t, self.features.columns()));
+            let a = explain::anomaly(row, &verdicts, Some(&v), t, self.features.columns());
+            if is_5xx && verdicts.iter().any(|v| matches!(v, explain::Verdict::StatusCode)) {
+                self.join_burst_start(row, &a.reason, t);
+            }
+            return Some(a);
         }
         self.follow_scanner(row, &mut verdicts);
         if verdicts.is_empty() {
@@ -280,49 +287,27 @@ impl Detector {
     }
 
     /// A 5xx burst needs a few errors before it is one, so its first 5xx pass unflagged: they are
-    /// held per endpoint (the last [`BURST_START`], for [`BURST_START_SECS`]), and when a burst
-    /// is found on the endpoint they join its incident, reported right after the line that found
-    /// it ([`take_joined`](Self::take_joined)). They were learned as normal; that is a handful of
-    /// errors in a window of thousands, which the burst screen of the next fit takes out again.
-    fn join_burst_start(&self, row: &FeatureRow, verdicts: &[explain::Verdict], v: &Vectors, t: &Trained) {
-        if !matches!(row.event.status, Some(500..=599)) {
-            return;
-        }
-        let window = BURST_START_SECS;
+    /// held per endpoint (the last [`BURST_START`], for [`BURST_START_SECS`]; see
+    /// [`score`](Self::score)), and when `row` finds a burst on the endpoint (`reason` is its
+    /// headline) they join its incident, reported right after it ([`take_joined`](Self::take_joined)).
+    /// They were learned as normal; that is a handful of errors in a window of thousands, which
+    /// the burst screen of the next fit takes out again.
+    fn join_burst_start(&self, row: &FeatureRow, reason: &str, t: &Trained) {
         let time = row.summary.time;
-        let mut quiet = self.quiet_errors.borrow_mut();
-        if verdicts.iter().any(|v| matches!(v, explain::Verdict::StatusCode)) {
-            let Some(held) = quiet.remove(&row.summary.endpoint) else { return };
-            let mut joined = self.joined.borrow_mut();
-            for r in held.into_iter().filter(|r| time - r.summary.time <= window) {
-                let rv = self.features.vectors(&r.summary, &t.baselines);
-                let mut a =
-                    explain::anomaly(&r, &[explain::Verdict::StatusCode], Some(&rv), t, self.features.columns());
-                a.reason = format!(
-                    "{} returned {}, the start of the burst found {:.0} s later: {}",
-                    r.event.endpoint,
-                    r.event.status.unwrap_or(0),
-                    (time - r.summary.time).max(0.0),
-                    shorten_reason(&explain::anomaly(row, verdicts, Some(v), t, self.features.columns()).reason)
-                );
-                joined.push(a);
-            }
-            return;
+        let held = self.quiet_errors.take(&row.summary.endpoint, time, BURST_START_SECS);
+        let mut joined = self.joined.borrow_mut();
+        for r in held {
+            let rv = self.features.vectors(&r.summary, &t.baselines);
+            let mut a = explain::anomaly(&r, &[explain::Verdict::StatusCode], Some(&rv), t, self.features.columns());
+            a.reason = format!(
+                "{} returned {}, the start of the burst found {:.0} s later: {}",
+                r.event.endpoint,
+                r.event.status.unwrap_or(0),
+                (time - r.summary.time).max(0.0),
+                shorten_reason(reason)
+            );
+            joined.push(a);
         }
-        if !verdicts.is_empty() {
-            return;
-        }
-        if quiet.len() >= MAX_QUIET_ENDPOINTS && !quiet.contains_key(&row.summary.endpoint) {
-            quiet.retain(|_, rows| rows.back().is_some_and(|r| time - r.summary.time <= window));
-            if quiet.len() >= MAX_QUIET_ENDPOINTS {
-                quiet.clear();
-            }
-        }
-        let rows = quiet.entry(row.summary.endpoint.clone()).or_default();
-        if rows.len() >= BURST_START {
-            rows.pop_front();
-        }
-        rows.push_back(row.clone());
     }
 
     /// A client that a path-walking rule flags ([`SCANNER_RULES`], `error_scanning`) becomes a known

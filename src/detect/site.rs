@@ -196,10 +196,59 @@ impl ServedPaths {
 
 /// Clients a rule flagged, with when and by which rule; and the last refused requests of clients
 /// not (yet) flagged, which join the incident if the client turns out to be a scanner.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct KnownScanners {
     clients: RefCell<FastMap<String, (f64, String)>>,
-    pending: RefCell<FastMap<String, VecDeque<FeatureRow>>>,
+    pending: HeldRows,
+}
+
+impl Default for KnownScanners {
+    fn default() -> Self {
+        KnownScanners { clients: RefCell::default(), pending: HeldRows::new(PENDING_PER_CLIENT, MAX_PENDING_CLIENTS) }
+    }
+}
+
+/// The last few rows of each key that nothing flagged, for a later verdict to take in: a
+/// scanner's refused requests before it was caught, the 5xx that started a burst. At most
+/// `per_key` rows of `max_keys` keys (past that, the keys quiet for longer than the window go, or
+/// all of them). The same line held twice (judged again by the first models) is held once.
+#[derive(Debug, Clone)]
+pub struct HeldRows {
+    rows: RefCell<FastMap<String, VecDeque<FeatureRow>>>,
+    per_key: usize,
+    max_keys: usize,
+}
+
+impl HeldRows {
+    pub fn new(per_key: usize, max_keys: usize) -> HeldRows {
+        HeldRows { rows: RefCell::default(), per_key, max_keys }
+    }
+
+    /// Hold `row` under `key`; `window_secs` is how long a held row can still be taken.
+    pub fn hold(&self, key: &str, row: &FeatureRow, window_secs: f64) {
+        let mut held = self.rows.borrow_mut();
+        let time = row.summary.time;
+        if held.len() >= self.max_keys && !held.contains_key(key) {
+            held.retain(|_, rows| rows.back().is_some_and(|r| time - r.summary.time <= window_secs));
+            if held.len() >= self.max_keys {
+                held.clear();
+            }
+        }
+        let rows = held.entry(key.to_string()).or_default();
+        if rows.iter().any(|r| r.summary.time == time && r.event.raw.line == row.event.raw.line) {
+            return;
+        }
+        if rows.len() >= self.per_key {
+            rows.pop_front();
+        }
+        rows.push_back(row.clone());
+    }
+
+    /// The rows held under `key` within `window_secs` of `time` (each is handed out once).
+    pub fn take(&self, key: &str, time: f64, window_secs: f64) -> Vec<FeatureRow> {
+        let Some(rows) = self.rows.borrow_mut().remove(key) else { return Vec::new() };
+        rows.into_iter().filter(|r| (time - r.summary.time).abs() <= window_secs).collect()
+    }
 }
 
 /// Clients remembered at most.
@@ -254,32 +303,15 @@ impl KnownScanners {
     }
 
     /// Keep a refused request that nothing flagged, from a client not known as a scanner: if the
-    /// client is caught within `window_secs`, the request was one of its probes. The same line
-    /// kept twice (judged again by the first models) is kept once.
+    /// client is caught within `window_secs`, the request was one of its probes.
     pub fn hold_refused(&self, client: &str, row: &FeatureRow, window_secs: f64) {
-        let mut pending = self.pending.borrow_mut();
-        let time = row.summary.time;
-        if pending.len() >= MAX_PENDING_CLIENTS && !pending.contains_key(client) {
-            pending.retain(|_, rows| rows.back().is_some_and(|r| time - r.summary.time <= window_secs));
-            if pending.len() >= MAX_PENDING_CLIENTS {
-                pending.clear();
-            }
-        }
-        let rows = pending.entry(client.to_string()).or_default();
-        if rows.iter().any(|r| r.summary.time == time && r.event.raw.line == row.event.raw.line) {
-            return;
-        }
-        if rows.len() >= PENDING_PER_CLIENT {
-            rows.pop_front();
-        }
-        rows.push_back(row.clone());
+        self.pending.hold(client, row, window_secs);
     }
 
     /// The refused requests `client` sent within `window_secs` before `time`, now that it is
     /// caught (each is handed out once).
     pub fn take_refused(&self, client: &str, time: f64, window_secs: f64) -> Vec<FeatureRow> {
-        let Some(rows) = self.pending.borrow_mut().remove(client) else { return Vec::new() };
-        rows.into_iter().filter(|r| (time - r.summary.time).abs() <= window_secs).collect()
+        self.pending.take(client, time, window_secs)
     }
 }
 
