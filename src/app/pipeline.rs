@@ -231,10 +231,7 @@ impl Pipeline {
             &self.other_label
         };
         let metrics = &self.metrics;
-        let series = match self.request_series.get_mut(label) {
-            Some(s) => s,
-            None => self.request_series.entry(label.clone()).or_insert_with(|| RequestSeries::new(metrics, label)),
-        };
+        let series = self.request_series.entry(label.clone()).or_insert_with(|| RequestSeries::new(metrics, label));
         let class = status_class_index(e.status);
         series.by_class[class]
             .get_or_insert_with(|| {

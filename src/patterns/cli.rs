@@ -82,14 +82,16 @@ pub fn run(
         }
         assigned.push(Assigned { id, level: e.level, time: e.own_time.then(|| e.time.as_second()) });
     }
-    let resolve = |id: TemplateId| -> (u64, String) {
-        match miner.resolve(id) {
+    // Each id the lines were given, resolved once: (the id it merged into, that template's text).
+    let mut resolved: FastMap<u64, (u64, String)> = FastMap::default();
+    for a in &assigned {
+        resolved.entry(a.id.as_u64()).or_insert_with(|| match miner.resolve(a.id) {
             Some(root) => (root.as_u64(), miner.template(root).unwrap_or_default()),
-            None => (id.as_u64(), made.get(&id.as_u64()).cloned().unwrap_or_default()),
-        }
-    };
+            None => (a.id.as_u64(), made.get(&a.id.as_u64()).cloned().unwrap_or_default()),
+        });
+    }
     let mut summary = PatternsSummary { lines: assigned.len() as u64, templates: 0 };
-    match write(&assigned, resolve, output, &mut summary, out) {
+    match write(&assigned, &resolved, output, &mut summary, out) {
         // The reader stopped reading (`| head`): nothing more to say.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(summary),
         Err(source) => Err(SourceError::Io { path: "stdout".into(), source }),
@@ -99,27 +101,26 @@ pub fn run(
 
 fn write(
     assigned: &[Assigned],
-    resolve: impl Fn(TemplateId) -> (u64, String),
+    resolved: &FastMap<u64, (u64, String)>,
     output: PatternsOutput,
     summary: &mut PatternsSummary,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     match output {
         PatternsOutput::Jsonl => {
-            let mut texts: FastMap<u64, (u64, String)> = FastMap::default();
             for (i, a) in assigned.iter().enumerate() {
-                let (pattern, template) = texts.entry(a.id.as_u64()).or_insert_with(|| resolve(a.id));
+                let (pattern, template) = &resolved[&a.id.as_u64()];
                 let obj =
                     serde_json::json!({ "line": i + 1, "pattern": format!("{pattern:016x}"), "template": template });
                 writeln!(out, "{obj}")?;
             }
-            summary.templates = texts.values().map(|(p, _)| *p).collect::<std::collections::HashSet<_>>().len();
+            summary.templates = resolved.values().map(|(p, _)| *p).collect::<std::collections::HashSet<_>>().len();
         }
         PatternsOutput::Text => {
             let mut tallies: FastMap<u64, (String, Tally)> = FastMap::default();
             for (i, a) in assigned.iter().enumerate() {
-                let (pattern, template) = resolve(a.id);
-                let (_, t) = tallies.entry(pattern).or_insert_with(|| (template, Tally::default()));
+                let (pattern, template) = &resolved[&a.id.as_u64()];
+                let (_, t) = tallies.entry(*pattern).or_insert_with(|| (template.clone(), Tally::default()));
                 let line = i as u64 + 1;
                 if t.count == 0 {
                     t.first_line = line;
