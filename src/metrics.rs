@@ -58,6 +58,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabel {
+    pub service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabel {
     pub endpoint: String,
 }
@@ -92,6 +97,10 @@ pub struct Metrics {
     pub anomalies: Family<AnomalyLabels, Counter>,
     pub incidents: Family<IncidentLabels, Counter>,
     pub open_incidents: Gauge,
+    /// Templates kept per service (`patterns.max_services` services at most).
+    pub patterns: Family<ServiceLabel, Gauge>,
+    /// Templates first seen after the history, in the last hour, per service.
+    pub patterns_new: Family<ServiceLabel, Gauge>,
     pub loki_requests: Family<OutcomeLabel, Counter>,
     pub loki_request_duration: Histogram,
     pub lag_seconds: Gauge<f64, AtomicU64>,
@@ -111,7 +120,7 @@ pub struct Metrics {
 }
 
 /// Anomaly kinds, in the order the dashboard lists them.
-pub const KINDS: [&str; 5] = ["behavioral", "response_time", "status_code", "suspicious", "volume"];
+pub const KINDS: [&str; 6] = ["behavioral", "response_time", "status_code", "suspicious", "volume", "pattern"];
 
 fn fit_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -130,6 +139,8 @@ impl Metrics {
             anomalies: Family::default(),
             incidents: Family::default(),
             open_incidents: Gauge::default(),
+            patterns: Family::default(),
+            patterns_new: Family::default(),
             loki_requests: Family::default(),
             loki_request_duration: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
             lag_seconds: Gauge::default(),
@@ -186,6 +197,16 @@ impl Metrics {
             m.incidents.clone(),
         );
         registry.register("open_incidents", "Incidents currently open", m.open_incidents.clone());
+        registry.register(
+            "patterns",
+            "Message templates kept per service (application logs; bounded by patterns.max_services)",
+            m.patterns.clone(),
+        );
+        registry.register(
+            "patterns_new",
+            "Message templates first seen after the history, in the last hour, per service",
+            m.patterns_new.clone(),
+        );
         registry.register("loki_requests", "Requests to Loki, by outcome", m.loki_requests.clone());
         registry.register(
             "loki_request_duration_seconds",
@@ -254,6 +275,10 @@ impl Metrics {
             ("status_code", "ocsvm_status_code"),
             ("suspicious", "rule"),
             ("volume", "rate"),
+            ("pattern", "pattern:new"),
+            ("pattern", "pattern:rate"),
+            ("pattern", "pattern:level"),
+            ("pattern", "pattern:param"),
         ];
         for (kind, det) in detectors {
             for sev in Severity::ALL {

@@ -502,6 +502,7 @@ async fn process_batch(
     let (p, _) = off_reactor(p, state_dir.clone(), trim, |p| p.process(batch)).await?;
     state.lines_processed.fetch_add(n, Ordering::Relaxed);
     *state.formats.lock().expect("not poisoned") = p.census().to_json();
+    p.publish_pattern_metrics();
     // Acknowledged only now that the batch went through the pipeline (and any save after it; the
     // incidents it opened are in the journal before they were reported).
     state.batches_processed.fetch_add(1, Ordering::Release);
@@ -565,6 +566,11 @@ async fn drive(
                         }
                         let _ = reply.send(d);
                         p
+                    }
+                    PipelineCommand::Patterns { limit, service, reply } => {
+                        let now = pipeline.watermark().unwrap_or_else(Timestamp::now);
+                        let _ = reply.send(pipeline.patterns().report(limit, service.as_deref(), now));
+                        pipeline
                     }
                     PipelineCommand::Undismiss { id, reply } => {
                         let (mut p, d) = off_reactor(pipeline, None, false, move |p| p.undismiss(&id)).await?;

@@ -42,6 +42,10 @@ pub struct Snapshot {
     /// (absent in files written before).
     #[serde(default)]
     pub site: crate::detect::site::SiteMemory,
+    /// Per service, its templates and what was learned about them (absent in files written
+    /// before the template stage).
+    #[serde(default)]
+    pub patterns: Vec<crate::patterns::stage::ServiceSnapshot>,
 }
 
 /// The open incidents alone, written whenever a batch opened one (before that batch is
@@ -144,6 +148,7 @@ mod tests {
             rate_profiles: Vec::new(),
             dismissed: Vec::new(),
             site: Default::default(),
+            patterns: Vec::new(),
         }
     }
 

@@ -66,6 +66,12 @@ pub struct Pipeline {
     source: SourceLabel,
     mode: Mode,
     warmup: Option<Vec<(FeatureRow, Option<Hold>)>>,
+    /// While the warm-up buffers: its application-log events, learned as history and judged when
+    /// it ends, each with the number of buffered rows before it (so they are reported in line
+    /// order with the rest).
+    warmup_patterns: Vec<(usize, LogEvent, crate::patterns::stage::Observed)>,
+    /// The template stage of application logs.
+    patterns: crate::patterns::stage::PatternStage,
     /// Live: the lines learned before the first models, judged by rules only (at most
     /// `detection.min_training_events`); the first models judge them again.
     unjudged: VecDeque<FeatureRow>,
@@ -124,6 +130,8 @@ impl Pipeline {
             sinks,
             source: SourceLabel { source: source.to_string() },
             warmup: (mode == Mode::ScanSelfTrained).then(Vec::new),
+            warmup_patterns: Vec::new(),
+            patterns: crate::patterns::stage::PatternStage::new(&cfg.patterns, cfg.detection.incident_window_secs),
             unjudged: VecDeque::new(),
             unjudged_cap: cfg.detection.min_training_events,
             mode,
@@ -156,6 +164,10 @@ impl Pipeline {
     }
 
     pub fn set_mode(&mut self, mode: Mode) {
+        if self.mode == Mode::LearnOnly && mode != Mode::LearnOnly {
+            // The history (a training file, a backfill) is over: templates are judged from now.
+            self.patterns.arm();
+        }
         self.mode = mode;
         if mode == Mode::ScanSelfTrained && self.warmup.is_none() && !self.detector.is_trained() {
             self.warmup = Some(Vec::new());
@@ -206,6 +218,14 @@ impl Pipeline {
 
     fn record_metrics(&mut self, row: &FeatureRow) {
         let e = &row.event;
+        self.count_parsed(e);
+        if !self.per_event_metrics || !e.is_request() {
+            return;
+        }
+        self.record_request(row);
+    }
+
+    fn count_parsed(&mut self, e: &LogEvent) {
         let format = e.format;
         self.parsed[format as usize]
             .get_or_insert_with(|| {
@@ -218,9 +238,10 @@ impl Pipeline {
         if e.truncated {
             self.metrics.lines_truncated.inc();
         }
-        if !self.per_event_metrics || !e.is_request() {
-            return;
-        }
+    }
+
+    fn record_request(&mut self, row: &FeatureRow) {
+        let e = &row.event;
         let ep = &row.summary.endpoint;
         let label: &Arc<str> = if self.label_endpoints.contains(ep) {
             ep
@@ -463,6 +484,12 @@ impl Pipeline {
             }
             self.census.count(&event);
             self.place_in_time(&mut event);
+            if self.patterns.takes(&event) {
+                // An application-log message: judged on its template, not by the request models.
+                self.count_parsed(&event);
+                self.judge_pattern(&event, &mut out);
+                continue;
+            }
             let row = self.detector.observe(event);
             self.record_metrics(&row);
             let hold = self.detector.hold(&row);
@@ -500,12 +527,65 @@ impl Pipeline {
         out
     }
 
+    /// The template stage: learned during a history (`LearnOnly`), judged otherwise (a service's
+    /// first `patterns.min_history_lines` lines are its history then).
+    fn judge_pattern(&mut self, event: &LogEvent, out: &mut Vec<Anomaly>) {
+        if self.mode == Mode::LearnOnly {
+            self.patterns.learn(event);
+            return;
+        }
+        if let Some(buf) = &self.warmup {
+            if let Some(o) = self.patterns.observe(event) {
+                self.patterns.learn_observed(&o);
+                self.warmup_patterns.push((buf.len(), event.clone(), o));
+            }
+            return;
+        }
+        let mut dismissed = 0;
+        let found = self.patterns.judge(event, |a| {
+            let covered = self.dismissals.covers(a);
+            dismissed += usize::from(covered);
+            covered
+        });
+        self.report_patterns(found, dismissed, out);
+    }
+
+    fn report_patterns(&mut self, found: Vec<Anomaly>, dismissed: usize, out: &mut Vec<Anomaly>) {
+        for _ in 0..dismissed {
+            self.count_dismissed();
+        }
+        for a in found {
+            self.handle_anomaly(a, out);
+        }
+    }
+
+    /// The warm-up's application-log events buffered before row `i`, judged against it.
+    fn rejudge_patterns(
+        &mut self,
+        pending: &mut std::iter::Peekable<impl Iterator<Item = (usize, LogEvent, crate::patterns::stage::Observed)>>,
+        i: usize,
+        out: &mut Vec<Anomaly>,
+    ) {
+        while let Some((_, e, o)) = pending.next_if(|(before, _, _)| *before <= i) {
+            let mut dismissed = 0;
+            let found = self.patterns.rejudge(&e, &o, |a| {
+                let covered = self.dismissals.covers(a);
+                dismissed += usize::from(covered);
+                covered
+            });
+            self.report_patterns(found, dismissed, out);
+        }
+    }
+
     fn end_warmup(&mut self, out: &mut Vec<Anomaly>) {
         let Some(buf) = self.warmup.take() else { return };
         if buf.len() >= 50 {
             let _ = self.fit();
         }
-        for (row, hold) in buf {
+        self.patterns.arm();
+        let mut patterns = std::mem::take(&mut self.warmup_patterns).into_iter().peekable();
+        for (i, (row, hold)) in buf.into_iter().enumerate() {
+            self.rejudge_patterns(&mut patterns, i, out);
             self.count_rate(&row, hold, out);
             if hold.is_some() {
                 continue;
@@ -515,6 +595,21 @@ impl Pipeline {
                 self.handle_joined(out);
             }
         }
+        self.rejudge_patterns(&mut patterns, usize::MAX, out);
+    }
+
+    /// Set the template gauges (one series per service, `patterns.max_services` at most).
+    pub fn publish_pattern_metrics(&self) {
+        for (service, templates, new) in self.patterns.counts() {
+            let label = crate::metrics::ServiceLabel { service: service.to_string() };
+            self.metrics.patterns.get_or_create(&label).set(templates as i64);
+            self.metrics.patterns_new.get_or_create(&label).set(new as i64);
+        }
+    }
+
+    /// The template stage (for `/api/v1/patterns`, `scan`'s summary and the metrics).
+    pub fn patterns(&self) -> &crate::patterns::stage::PatternStage {
+        &self.patterns
     }
 
     /// What to save in `models.json`.
@@ -531,6 +626,7 @@ impl Pipeline {
             rate_profiles: self.detector.rate_profiles(),
             dismissed: self.dismissals.list().to_vec(),
             site: self.detector.site_memory(),
+            patterns: self.patterns.snapshot(),
         }
     }
 
@@ -583,6 +679,7 @@ impl Pipeline {
         self.detector.resume_relearning(s.relearning);
         self.detector.restore_rate_profiles(s.rate_profiles);
         self.detector.restore_site_memory(s.site);
+        self.patterns.restore(s.patterns);
         if trained {
             for name in crate::detect::engine::MODEL_NAMES {
                 self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);

@@ -26,6 +26,8 @@ pub enum PipelineCommand {
     Dismiss { incident: Arc<Incident>, reply: oneshot::Sender<Dismissal> },
     /// See [`Pipeline::undismiss`](super::pipeline::Pipeline::undismiss).
     Undismiss { id: String, reply: oneshot::Sender<Option<Dismissal>> },
+    /// See [`PatternStage::report`](crate::patterns::stage::PatternStage::report).
+    Patterns { limit: usize, service: Option<String>, reply: oneshot::Sender<serde_json::Value> },
 }
 
 /// Training state as reported.
@@ -148,6 +150,13 @@ impl AppState {
     pub async fn undismiss(&self, id: &str) -> Option<Option<Dismissal>> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(PipelineCommand::Undismiss { id: id.to_string(), reply }).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// The pipeline's templates (`GET /api/v1/patterns`): `None` when the pipeline is not running.
+    pub async fn patterns(&self, limit: usize, service: Option<String>) -> Option<serde_json::Value> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(PipelineCommand::Patterns { limit, service, reply }).await.ok()?;
         answer.await.ok()
     }
 

@@ -25,6 +25,7 @@ const LIST_KEYS: &[&str] = &[
     "suppress.endpoints",
     "suppress.clients",
     "redaction.patterns",
+    "patterns.service_labels",
 ];
 
 /// Keys whose value is a table or an array of tables: from the environment, JSON

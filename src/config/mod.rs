@@ -5,6 +5,7 @@
 mod alerting;
 mod detection;
 mod load;
+mod patterns;
 mod push;
 mod sections;
 mod server;
@@ -16,6 +17,7 @@ pub use alerting::{
 };
 pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmConfig};
 pub use load::{load, load_with_base, load_with_env, ConfigError, ENV_PREFIX};
+pub use patterns::PatternsConfig;
 pub use push::{LokiPushConfig, RedactionConfig};
 pub use sections::*;
 pub use server::{ServerConfig, ENV_ONLY_KEYS};
@@ -55,6 +57,8 @@ pub struct Config {
     pub redaction: RedactionConfig,
     /// Alert channels and the alerting policy.
     pub alerting: AlertingConfig,
+    /// Templates of application-log messages and what is judged on them.
+    pub patterns: PatternsConfig,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Config {
         self.outputs.loki_push.validate()?;
         self.redaction.validate()?;
         self.alerting.validate()?;
+        self.patterns.validate()?;
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ fn rank(kind: AnomalyKind) -> u8 {
         AnomalyKind::ResponseTime => 2,
         AnomalyKind::Volume => 3,
         AnomalyKind::Behavioral => 4,
+        AnomalyKind::Pattern => 5,
     }
 }
 

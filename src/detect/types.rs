@@ -19,6 +19,9 @@ pub enum AnomalyKind {
     Suspicious,
     /// Requests per window far from the endpoint's baseline (no single line).
     Volume,
+    /// An application-log message unlike the history: a new or rare template, a template or the
+    /// share of errors surging, a measure in a message far off its usual values.
+    Pattern,
 }
 
 impl AnomalyKind {
@@ -29,6 +32,7 @@ impl AnomalyKind {
             AnomalyKind::StatusCode => "status_code",
             AnomalyKind::Suspicious => "suspicious",
             AnomalyKind::Volume => "volume",
+            AnomalyKind::Pattern => "pattern",
         }
     }
 }

@@ -28,6 +28,7 @@ mod config;
 mod key;
 pub mod mask;
 mod miner;
+pub mod stage;
 mod template;
 
 pub use config::MinerConfig;

@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>, settings: &Settings) -> Router {
         .route("/api/v1/anomalies", get(anomalies))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/patterns", get(patterns))
         .route_layer(from_fn_with_state(settings.access.clone(), access::require_read));
     let writes = Router::new()
         .route("/api/v1/rebaseline", post(rebaseline))
@@ -187,6 +188,22 @@ async fn rebaseline(State(Ctx { state: s, .. }): State<Ctx>, Query(q): Query<Reb
             let error = "the pipeline is not running (the input ended or the daemon is stopping)";
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": error }))).into_response()
         }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PatternsQuery {
+    limit: Option<usize>,
+    service: Option<String>,
+}
+
+/// `GET /api/v1/patterns?limit=50&service=checkout`: the templates of application logs (top by
+/// lines, top error templates, new in the last hour) and per service their counts.
+async fn patterns(State(Ctx { state: s, .. }): State<Ctx>, Query(q): Query<PatternsQuery>) -> Response {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    match s.patterns(limit, q.service).await {
+        Some(report) => Json(report).into_response(),
+        None => not_running(),
     }
 }
 

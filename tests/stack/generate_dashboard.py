@@ -228,6 +228,27 @@ panel("bargauge", "5xx ratio per endpoint", 12, 12, 8,
                "sizing": "auto", "minVizHeight": 16, "minVizWidth": 8, "maxVizHeight": 300})
 y += 8
 
+# ---------------------------------------------------------------- messages
+row("Messages (application logs)")
+panel("timeseries", "Message templates per service", 0, 8, 8,
+      [prom('sum by (service) (anomaly_detector_patterns)', "{{service}}")],
+      "Templates the detector keeps for each service's application-log messages (lines that are not requests).",
+      ts_defaults("short", "templates"), options=TS_OPTS)
+panel("timeseries", "New templates in the last hour", 8, 8, 8,
+      [prom('sum by (service) (anomaly_detector_patterns_new)', "{{service}}")],
+      "Templates first seen after the history, in the last hour, per service. New warnings and errors are also reported as pattern:new anomalies.",
+      ts_defaults("short", "templates", bars=True), options=TS_OPTS)
+panel("timeseries", "Message anomalies by detector", 16, 8, 8,
+      [prom(f'sum by (detector) (increase(anomaly_detector_anomalies_total{{kind="pattern"}}[$__interval]))', "{{detector}}")],
+      "pattern:new (a new or rare error message), pattern:rate (a template surging), pattern:level (the share of warnings and errors surging), pattern:param (a measure far off its usual values).",
+      ts_defaults("short", "anomalies", stack=True, bars=True), options=TS_OPTS)
+y += 8
+panel("timeseries", "Flagged message templates over time (from Loki)", 0, 24, 8,
+      [loki('sum by (endpoint) (count_over_time({job="anomaly-detector"} | json | type="anomaly" | kind="pattern" [$__interval]))', legend="{{endpoint}}")],
+      "Anomalous application-log lines the detector pushed to Loki, by service and template (needs outputs.loki_push.include_anomalies = true).",
+      ts_defaults("short", "lines", stack=True, bars=True), options=TS_OPTS_TABLE, ds=LOKI)
+y += 8
+
 # ---------------------------------------------------------------- health
 row("Detector health")
 def upmap():
