@@ -113,7 +113,8 @@ enum Command {
     /// as a markdown table (the README's table comes from `scripts/eval.sh`).
     Eval {
         /// Scenarios to run (default: all): latency_spike, lone_slow, error_burst,
-        /// new_failing_endpoint, scanner, large_responses, traffic_drop, clean_day, mixed; and with
+        /// new_failing_endpoint, scanner, large_responses, traffic_drop, clean_day, mixed, app_log (an
+        /// application log among the requests: a new error message, a warning surge, slow queries); and with
         /// incidents inside the learned history: dirty_start, dirty_train, live_mid_incident,
         /// sweep_10k, sweep_50k, sweep_200k.
         #[arg(long = "scenario")]

@@ -54,7 +54,7 @@ fn demo_shows_every_injected_kind_within_two_minutes() {
     let base = format!("http://127.0.0.1:{port}");
 
     let start = Instant::now();
-    let wanted = ["behavioral", "response_time", "status_code", "suspicious", "volume"];
+    let wanted = ["behavioral", "response_time", "status_code", "suspicious", "volume", "pattern"];
     let mut seen = BTreeSet::new();
     let mut ready = false;
     while start.elapsed() < Duration::from_secs(170) {
@@ -97,6 +97,15 @@ fn demo_shows_every_injected_kind_within_two_minutes() {
     let incidents: serde_json::Value = serde_json::from_str(&incidents).unwrap();
     assert!(incidents["count"].as_u64().unwrap() >= 5, "{incidents}");
     assert_eq!(get(&format!("{base}/healthz")).unwrap().0, 200);
+    // The demo app's own log: its templates, with counts, levels and examples.
+    let (code, patterns) = get(&format!("{base}/api/v1/patterns?limit=5")).unwrap();
+    assert_eq!(code, 200, "{patterns}");
+    let patterns: serde_json::Value = serde_json::from_str(&patterns).unwrap();
+    assert!(patterns["services"][0]["templates"].as_u64().unwrap() >= 5, "{patterns}");
+    let top = patterns["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5, "{patterns}");
+    assert!(top.iter().all(|p| p["count"].as_u64().unwrap() > 0 && !p["examples"].as_array().unwrap().is_empty()));
+    assert!(metrics.contains("anomaly_detector_patterns{service=\"logs\"}"), "no template gauge");
 
     // Graceful shutdown on SIGTERM.
     let pid = daemon.0.id().to_string();

@@ -24,6 +24,15 @@ pub enum IncidentKind {
     LargeResponses,
     /// One busy endpoint's traffic falls to 0–10 %; no line to label, the window is the label.
     TrafficDrop,
+    /// The application log (`TrafficConfig::app_lines_per_sec`) gains an error message it never
+    /// wrote, about one line every 3 s; every such line is labelled.
+    NewErrorMessage,
+    /// A warning the application log writes rarely comes 0.5–1 times a second; those lines are
+    /// labelled.
+    ErrorSurge,
+    /// The application log's `db: query took N ms` comes 80–300× slower, one line every 12 s or
+    /// so; those lines are labelled.
+    SlowMessages,
 }
 
 impl IncidentKind {
@@ -38,6 +47,15 @@ impl IncidentKind {
         IncidentKind::TrafficDrop,
     ];
 
+    /// The application-log kinds (not in [`IncidentKind::ALL`], the request kinds).
+    pub const APP: [IncidentKind; 3] =
+        [IncidentKind::NewErrorMessage, IncidentKind::ErrorSurge, IncidentKind::SlowMessages];
+
+    /// An application-log kind: its lines are messages, not requests.
+    pub fn is_app(&self) -> bool {
+        Self::APP.contains(self)
+    }
+
     /// Snake-case name (`latency_spike`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -48,6 +66,9 @@ impl IncidentKind {
             IncidentKind::Scanner => "scanner",
             IncidentKind::LargeResponses => "large_responses",
             IncidentKind::TrafficDrop => "traffic_drop",
+            IncidentKind::NewErrorMessage => "new_error_message",
+            IncidentKind::ErrorSurge => "error_surge",
+            IncidentKind::SlowMessages => "slow_messages",
         }
     }
 
@@ -60,6 +81,7 @@ impl IncidentKind {
             IncidentKind::Scanner => "suspicious",
             IncidentKind::LargeResponses => "behavioral",
             IncidentKind::TrafficDrop => "volume",
+            IncidentKind::NewErrorMessage | IncidentKind::ErrorSurge | IncidentKind::SlowMessages => "pattern",
         }
     }
 
@@ -82,6 +104,9 @@ impl IncidentKind {
             IncidentKind::Scanner => (4.0, 10.0),
             IncidentKind::LargeResponses => (30.0, 100.0),
             IncidentKind::TrafficDrop => (0.0, 0.1),
+            IncidentKind::NewErrorMessage => (1.0, 1.0),
+            IncidentKind::ErrorSurge => (0.5, 1.0),
+            IncidentKind::SlowMessages => (80.0, 300.0),
         }
     }
 
@@ -92,6 +117,9 @@ impl IncidentKind {
             IncidentKind::ErrorBurst | IncidentKind::NewFailingEndpoint => (0.0, 1.0),
             IncidentKind::Scanner => (0.01, 1000.0),
             IncidentKind::TrafficDrop => (0.0, 1.0),
+            IncidentKind::NewErrorMessage => (0.0, 1000.0),
+            IncidentKind::ErrorSurge => (0.01, 100.0),
+            IncidentKind::SlowMessages => (1.0, 10_000.0),
         }
     }
 
@@ -190,6 +218,9 @@ impl IncidentTruth {
             IncidentKind::Scanner => format!("a scanner from {client}"),
             IncidentKind::LargeResponses => format!("large responses from {endpoint} to {client}"),
             IncidentKind::TrafficDrop => format!("a traffic drop on {endpoint}"),
+            IncidentKind::NewErrorMessage => "a new error message in the application log".to_string(),
+            IncidentKind::ErrorSurge => "a warning surging in the application log".to_string(),
+            IncidentKind::SlowMessages => "slow queries in the application log".to_string(),
         }
     }
 }

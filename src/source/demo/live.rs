@@ -62,6 +62,8 @@ impl DemoSource {
         let now_ms = Timestamp::now().as_millisecond();
         let mut config = TrafficConfig::new(self.seed, self.requests_per_sec);
         config.format = self.format;
+        // The demo app's own log: one message a second among the requests.
+        config.app_lines_per_sec = 1.0;
         config.start =
             Timestamp::from_millisecond(now_ms - self.history_secs as i64 * 1000).unwrap_or(Timestamp::now());
         config.incidents = demo_schedule(0, history);
@@ -226,14 +228,20 @@ mod tests {
         assert!((2000..3000).contains(&history.len()), "{} history lines", history.len());
         let first = history[0].timestamp.duration_since(real_start).as_secs_f64();
         assert!((-121.0..-115.0).contains(&first), "history starts {first} s ago");
+        // Requests are JSON; the demo app's own log (one line a second) is text and logfmt.
+        let requests = |lines: &[RawLine]| -> Vec<serde_json::Value> {
+            lines.iter().filter(|l| l.line.starts_with('{')).map(json).collect()
+        };
+        let app_lines = history.iter().filter(|l| !l.line.starts_with('{')).count();
+        assert!((90..150).contains(&app_lines), "{app_lines} application-log lines in 120 s");
         let history_ips: HashSet<String> =
-            history.iter().map(|l| json(l)["remote_addr"].as_str().unwrap().to_string()).collect();
-        let history_errors = history.iter().filter(|l| json(l)["status"].as_u64().unwrap() >= 500).count();
+            requests(&history).iter().map(|v| v["remote_addr"].as_str().unwrap().to_string()).collect();
+        let history_errors = requests(&history).iter().filter(|v| v["status"].as_u64().unwrap() >= 500).count();
         assert!(history_errors <= 5, "history is clean: {history_errors} server errors");
 
         // Within the first 100 s of live traffic: a scanner (new client probing dotfiles), an error
         // burst and a never-seen failing endpoint.
-        let values: Vec<_> = live.iter().map(json).collect();
+        let values = requests(&live);
         let scanner = values.iter().any(|v| {
             let ip = v["remote_addr"].as_str().unwrap();
             let path = v["path"].as_str().unwrap();

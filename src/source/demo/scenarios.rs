@@ -11,7 +11,7 @@ use super::traffic::TrafficConfig;
 pub const DEMO_CYCLE_SECS: f64 = 300.0;
 
 /// Names accepted by [`scenario`].
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 10] = [
     "latency_spike",
     "lone_slow",
     "error_burst",
@@ -21,17 +21,21 @@ pub const SCENARIOS: [&str; 9] = [
     "traffic_drop",
     "clean_day",
     "mixed",
+    "app_log",
 ];
 
 /// Background rate of the named scenarios (requests per second; change it on the returned config).
 pub const SCENARIO_REQUESTS_PER_SEC: f64 = 20.0;
+/// Application-log lines per second of `app_log` (beside its requests).
+pub const SCENARIO_APP_LINES_PER_SEC: f64 = 2.0;
 /// Clean traffic at the start of every incident scenario, to train on.
 pub const SCENARIO_TRAINING_SECS: f64 = 1800.0;
 
 /// Cycle `cycle` of the demo, starting at `cycle_start_offset_secs`: every kind begins within 90 s
 /// (lone slow +10 s, scanner +15 s for 15 s, latency spike +30 s for 30 s, error burst +45 s for
 /// 30 s, large responses +60 s for 20 s, new failing endpoint +70 s for 20 s, traffic drop +85 s for
-/// 90 s). Successive cycles rotate the endpoints; incidents running at the same time never share one.
+/// 90 s; in the application log a new error message +20 s for 60 s, a warning surge +50 s for 30 s,
+/// slow queries +75 s for 60 s). Successive cycles rotate the endpoints; incidents running at the same time never share one.
 pub fn demo_schedule(cycle: u32, cycle_start_offset_secs: f64) -> Vec<ScheduledIncident> {
     const LONE_SLOW: [&str; 4] = ["GET /api/orders/{id}", "GET /api/cart", "POST /api/login", "GET /api/users/{id}"];
     const SPIKE: [&str; 4] = ["GET /api/products", "GET /api/users", "GET /api/search", "GET /api/products/{id}"];
@@ -49,10 +53,14 @@ pub fn demo_schedule(cycle: u32, cycle_start_offset_secs: f64) -> Vec<ScheduledI
     vec![
         ScheduledIncident::new(IncidentKind::LoneSlow, at(10.0), 1.0).on(LONE_SLOW[i]),
         ScheduledIncident::new(IncidentKind::Scanner, at(15.0), 15.0),
+        // The application log's own incidents (the demo writes one line a second of it).
+        ScheduledIncident::new(IncidentKind::NewErrorMessage, at(20.0), 60.0),
         ScheduledIncident::new(IncidentKind::LatencySpike, at(30.0), 30.0).on(SPIKE[i]),
         ScheduledIncident::new(IncidentKind::ErrorBurst, at(45.0), 30.0).on(ERRORS[i]),
+        ScheduledIncident::new(IncidentKind::ErrorSurge, at(50.0), 30.0),
         ScheduledIncident::new(IncidentKind::LargeResponses, at(60.0), 20.0).on(LARGE[i]),
         ScheduledIncident::new(IncidentKind::NewFailingEndpoint, at(70.0), 20.0).on(NEW[i]),
+        ScheduledIncident::new(IncidentKind::SlowMessages, at(75.0), 60.0),
         ScheduledIncident::new(IncidentKind::TrafficDrop, at(85.0), 90.0).on(DROP[i]),
     ]
 }
@@ -140,6 +148,17 @@ pub fn scenario(name: &str, seed: u64, format: LineFormat) -> Option<TrafficConf
             ],
             1800.0,
         ),
+        "app_log" => (
+            vec![
+                inc(NewErrorMessage, 120.0, 60.0, None),
+                inc(ErrorSurge, 420.0, 60.0, None),
+                inc(SlowMessages, 720.0, 60.0, None),
+                inc(NewErrorMessage, 1020.0, 60.0, None),
+                inc(ErrorSurge, 1320.0, 45.0, None),
+                inc(SlowMessages, 1500.0, 60.0, None),
+            ],
+            1800.0,
+        ),
         "clean_day" => {
             let mut config = TrafficConfig::new(seed, SCENARIO_REQUESTS_PER_SEC);
             config.format = format;
@@ -154,6 +173,9 @@ pub fn scenario(name: &str, seed: u64, format: LineFormat) -> Option<TrafficConf
     config.start = Timestamp::from_second(1_795_478_400 + 8 * 3600).expect("valid timestamp");
     config.incidents = incidents;
     config.duration_secs = Some(t + tail);
+    if name == "app_log" {
+        config.app_lines_per_sec = SCENARIO_APP_LINES_PER_SEC;
+    }
     Some(config)
 }
 
@@ -170,7 +192,7 @@ mod tests {
             let offset = 1000.0 + DEMO_CYCLE_SECS * f64::from(cycle);
             let list = demo_schedule(cycle, offset);
             let kinds: BTreeSet<_> = list.iter().map(|i| i.kind).collect();
-            assert_eq!(kinds.len(), IncidentKind::ALL.len());
+            assert_eq!(kinds.len(), IncidentKind::ALL.len() + IncidentKind::APP.len());
             for i in &list {
                 assert!(i.start_offset_secs >= offset && i.start_offset_secs <= offset + 90.0, "{i:?}");
                 assert!(i.start_offset_secs + i.duration_secs <= offset + DEMO_CYCLE_SECS);
@@ -198,6 +220,11 @@ mod tests {
             match name {
                 "clean_day" => assert!(kinds.is_empty() && config.daily_rhythm),
                 "mixed" => assert_eq!(kinds.len(), IncidentKind::ALL.len()),
+                "app_log" => {
+                    let app: BTreeSet<_> = IncidentKind::APP.iter().map(|k| k.as_str()).collect();
+                    assert_eq!(kinds, app);
+                    assert!(config.app_lines_per_sec > 0.0);
+                }
                 _ => assert_eq!(kinds.into_iter().collect::<Vec<_>>(), [name]),
             }
             if name != "clean_day" {

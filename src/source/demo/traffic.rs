@@ -19,6 +19,7 @@ use super::incidents::{
 };
 use super::profile::{self, Client, Endpoint};
 
+mod applog;
 mod events;
 
 /// Everything that determines a generated log.
@@ -38,6 +39,8 @@ pub struct TrafficConfig {
     pub incidents: Vec<ScheduledIncident>,
     /// Stop after this many seconds; `None` generates forever.
     pub duration_secs: Option<f64>,
+    /// Mean application-log lines per second among the requests (0: none); see `applog`.
+    pub app_lines_per_sec: f64,
 }
 
 impl TrafficConfig {
@@ -51,6 +54,7 @@ impl TrafficConfig {
             start: Timestamp::from_second(1_795_478_400).expect("valid timestamp"),
             incidents: Vec::new(),
             duration_secs: None,
+            app_lines_per_sec: 0.0,
         }
     }
 
@@ -164,6 +168,10 @@ pub struct TrafficGenerator {
     truth: Vec<IncidentTruth>,
     writer: LineWriter,
     path: String,
+    /// The application-log stream, apart from `rng` so the requests match a run without it.
+    app_rng: StdRng,
+    app_rate: f64,
+    next_app: f64,
 }
 
 impl TrafficGenerator {
@@ -173,6 +181,12 @@ impl TrafficGenerator {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(ScheduleError::BadRate(rate));
         }
+        let app_rate = config.app_lines_per_sec;
+        if !(app_rate.is_finite() && app_rate >= 0.0) {
+            return Err(ScheduleError::BadRate(app_rate));
+        }
+        let mut app_rng = StdRng::seed_from_u64(config.seed ^ 0x5851_f42d_4c95_7f2d);
+        let next_app = if app_rate > 0.0 { profile::exp_gap(&mut app_rng, app_rate) } else { f64::INFINITY };
         let mut rng = StdRng::seed_from_u64(config.seed);
         let irng = StdRng::seed_from_u64(config.seed ^ 0x9e37_79b9_7f4a_7c15);
         let endpoints = profile::endpoints();
@@ -220,6 +234,9 @@ impl TrafficGenerator {
             truth: Vec::new(),
             writer: LineWriter::new(config.format),
             path: String::with_capacity(128),
+            app_rng,
+            app_rate,
+            next_app,
         };
         for incident in &config.incidents {
             generator.add_incident(incident)?;
@@ -304,6 +321,8 @@ impl TrafficGenerator {
     ) -> Result<Target, ScheduleError> {
         let known = |name: &str| self.endpoints.iter().position(|e| e.name == name);
         match (kind, name) {
+            (k, None) if k.is_app() => Ok(Target::None),
+            (k, Some(_)) if k.is_app() => Err(ScheduleError::NotApplicable { index, kind, field: "endpoint" }),
             (IncidentKind::Scanner, None) => Ok(Target::None),
             (IncidentKind::Scanner, Some(_)) => Err(ScheduleError::NotApplicable { index, kind, field: "endpoint" }),
             (IncidentKind::NewFailingEndpoint, name) => {

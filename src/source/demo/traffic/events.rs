@@ -27,6 +27,7 @@ impl TrafficGenerator {
             let rate = self.inject_rate(&a);
             let first = match a.kind {
                 IncidentKind::LoneSlow | IncidentKind::Scanner => Some(a.start),
+                k if k.is_app() => Some(a.start),
                 IncidentKind::LargeResponses | IncidentKind::NewFailingEndpoint => {
                     Some(a.start + profile::exp_gap(&mut self.irng, rate))
                 }
@@ -69,6 +70,7 @@ enum Next {
     Background,
     Monitor(usize),
     Inject(usize),
+    App,
 }
 
 impl Iterator for TrafficGenerator {
@@ -81,6 +83,9 @@ impl Iterator for TrafficGenerator {
             }
             let mut t = self.next_background;
             let mut next = Next::Background;
+            if self.next_app < t {
+                (t, next) = (self.next_app, Next::App);
+            }
             for (i, m) in self.monitors.iter().enumerate() {
                 if m.next < t {
                     (t, next) = (m.next, Next::Monitor(i));
@@ -102,7 +107,9 @@ impl Iterator for TrafficGenerator {
             let generated = match next {
                 Next::Background => self.background(t),
                 Next::Monitor(i) => Some(self.monitor(i, t)),
+                Next::Inject(i) if self.active[i].kind.is_app() => Some(self.app_inject(i, t)),
                 Next::Inject(i) => Some(self.inject(i, t)),
+                Next::App => Some(self.app_background(t)),
             };
             if generated.is_some() {
                 return generated;
