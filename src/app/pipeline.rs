@@ -516,7 +516,7 @@ impl Pipeline {
                     }
                     let buf = self.warmup.as_mut().expect("checked");
                     buf.push((row, hold));
-                    if buf.len() >= self.training_events {
+                    if buf.len() + self.warmup_patterns.len() >= self.training_events {
                         self.end_warmup(&mut out);
                     }
                 }
@@ -535,9 +535,13 @@ impl Pipeline {
             return;
         }
         if let Some(buf) = &self.warmup {
+            // Application lines count towards the warm-up's `detection.training_events` lines.
             if let Some(o) = self.patterns.observe(event) {
                 self.patterns.learn_observed(&o);
                 self.warmup_patterns.push((buf.len(), event.clone(), o));
+            }
+            if buf.len() + self.warmup_patterns.len() >= self.training_events {
+                self.end_warmup(out);
             }
             return;
         }

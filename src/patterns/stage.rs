@@ -66,6 +66,27 @@ const ERROR_WORDS: [&str; 14] = [
     "break-in",
 ];
 
+/// A count of lines that decays with time constant `patterns.window_secs`: about the lines of
+/// the last window, in constant memory (a window of 20,000 lines a second would hold over a
+/// million lines).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Decayed {
+    count: f64,
+    at: i64,
+}
+
+impl Decayed {
+    fn value(&self, now: i64, tau: f64) -> f64 {
+        let dt = (now - self.at).max(0) as f64;
+        self.count * (-dt / tau).exp()
+    }
+
+    fn add(&mut self, now: i64, tau: f64) {
+        self.count = self.value(now, tau) + 1.0;
+        self.at = self.at.max(now);
+    }
+}
+
 /// What one measure slot of a template took in the history (values on the log scale).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Slot {
@@ -126,15 +147,10 @@ struct Stats {
     /// Judged new for a whole incident window: the new normal since.
     #[serde(default)]
     accepted: bool,
+    /// Its lines of about the last window.
+    #[serde(default)]
+    recent: Decayed,
     slots: Vec<Slot>,
-}
-
-/// One line in the window.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct Recent {
-    at: i64,
-    template: TemplateId,
-    bad: bool,
 }
 
 /// A warning or error line no detector flagged, held for a surge found just after it.
@@ -157,9 +173,9 @@ struct Service {
     learned_bad: u64,
     /// Judging (the history is over).
     armed: bool,
-    recent: VecDeque<Recent>,
-    recent_bad: u32,
-    recent_by_template: FastMap<TemplateId, u32>,
+    /// Lines, and warning and error lines, of about the last window.
+    recent: Decayed,
+    recent_bad: Decayed,
     held: VecDeque<Held>,
     merges_seen: u64,
     new_templates: VecDeque<i64>,
@@ -269,9 +285,8 @@ impl Service {
             learned_last: 0,
             learned_bad: 0,
             armed: false,
-            recent: VecDeque::new(),
-            recent_bad: 0,
-            recent_by_template: FastMap::default(),
+            recent: Decayed::default(),
+            recent_bad: Decayed::default(),
             held: VecDeque::new(),
             merges_seen: 0,
             new_templates: VecDeque::new(),
@@ -305,21 +320,6 @@ impl Service {
     }
 
     fn slide(&mut self, now: i64, window: i64) {
-        while let Some(r) = self.recent.front().copied() {
-            if r.at > now - window {
-                break;
-            }
-            self.recent.pop_front();
-            if r.bad {
-                self.recent_bad -= 1;
-            }
-            if let Some(c) = self.recent_by_template.get_mut(&r.template) {
-                *c -= 1;
-                if *c == 0 {
-                    self.recent_by_template.remove(&r.template);
-                }
-            }
-        }
         while self.held.front().is_some_and(|h| h.at <= now - window) {
             self.held.pop_front();
         }
@@ -587,12 +587,22 @@ impl PatternStage {
         // Judged later than mined (`rejudge`), the template may have merged since.
         let id = s.miner.resolve(o.id).unwrap_or(o.id);
         let (at, level, bad, values) = (o.at, o.level, o.bad, &o.values);
+        let tau = window as f64;
         s.slide(at, window);
-        s.recent.push_back(Recent { at, template: id, bad });
-        s.recent_bad += u32::from(bad);
-        *s.recent_by_template.entry(id).or_default() += 1;
+        s.recent.add(at, tau);
+        if bad {
+            s.recent_bad.add(at, tau);
+        }
+        let st = s.stats.entry(id).or_default();
+        st.recent.add(at, tau);
+        let c = st.recent.value(at, tau);
         let mut verdicts: Vec<Verdict> = Vec::new();
-        let template = s.miner.template(id).unwrap_or_default();
+        // Rendered only where a verdict may need it.
+        let template = if bad || !values.is_empty() || c >= f64::from(RATE_MIN_LINES) {
+            s.miner.template(id).unwrap_or_default()
+        } else {
+            String::new()
+        };
         let st = s.stats.entry(id).or_default();
         // New: never learned (or only in a burst of the history), for the incident window.
         if (st.learned == 0 && !st.accepted) || st.burst_only {
@@ -646,9 +656,8 @@ impl PatternStage {
             }
         }
         let span = (s.learned_last - s.learned_first).max(window) as f64;
-        let in_window = s.recent.len() as f64;
+        let in_window = s.recent.value(at, tau);
         // The template's rate.
-        let c = f64::from(s.recent_by_template.get(&id).copied().unwrap_or(0));
         if c >= f64::from(RATE_MIN_LINES) && st.learned > 0 {
             let share = (st.learned as f64 + 0.5) / (s.learned as f64 + 1.0);
             let by_share = if share >= 0.999 { f64::INFINITY } else { share / (1.0 - share) * (in_window - c) };
@@ -658,9 +667,9 @@ impl PatternStage {
                     detector: "pattern:rate",
                     score: 0.8,
                     reason: format!(
-                        "\"{template}\" on {}: {} lines in {window} s where {} were expected",
+                        "\"{template}\" on {}: {} lines in about {window} s where {} were expected",
                         s.name,
-                        c,
+                        show(c),
                         show(by_share.max(by_time)),
                     ),
                 });
@@ -671,13 +680,12 @@ impl PatternStage {
         // Only a template that contributes to a surge of the service's warnings and errors is
         // flagged with it: one well above its own share of the window.
         let contributes = |s: &Service, t: TemplateId| {
-            let c = f64::from(s.recent_by_template.get(&t).copied().unwrap_or(0));
-            let learned = s.stats.get(&t).map_or(0, |st| st.learned) as f64;
+            let (c, learned) = s.stats.get(&t).map_or((0.0, 0.0), |st| (st.recent.value(at, tau), st.learned as f64));
             let expected = (learned + 0.5) / (s.learned as f64 + 1.0) * in_window;
             c >= 2.0 * expected + 2.0
         };
-        if bad && s.recent_bad >= LEVEL_MIN_LINES && contributes(s, id) {
-            let e_w = f64::from(s.recent_bad);
+        let e_w = s.recent_bad.value(at, tau);
+        if bad && e_w >= f64::from(LEVEL_MIN_LINES) && contributes(s, id) {
             let share = (s.learned_bad as f64 + 0.5) / (s.learned as f64 + 1.0);
             let by_share = share * in_window;
             let by_time = s.learned_bad as f64 / span * window as f64;
@@ -686,8 +694,8 @@ impl PatternStage {
                     detector: "pattern:level",
                     score: 0.8,
                     reason: format!(
-                        "{} warnings and errors on {} in {window} s ({:.0} % of its lines) where {} were expected ({:.1} %)",
-                        e_w,
+                        "{} warnings and errors on {} in about {window} s ({:.0} % of its lines) where {} were expected ({:.1} %)",
+                        show(e_w),
                         s.name,
                         100.0 * e_w / in_window,
                         show(by_share.max(by_time)),
