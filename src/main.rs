@@ -214,6 +214,50 @@ impl std::fmt::Display for BadConfig {
 }
 impl std::error::Error for BadConfig {}
 
+/// Exit code 2: an input named on the command line cannot be read. Checked before anything is
+/// scanned, so a typo in the last of several files does not cost the scan of the others.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+/// Every named input can be opened as a file (`-` is stdin); one that starts with NUL bytes is
+/// read anyway, with a warning that it looks binary.
+fn check_inputs<'a>(inputs: impl IntoIterator<Item = &'a PathBuf>) -> Result<(), BadInput> {
+    use std::io::Read;
+    for path in inputs {
+        if path.as_os_str() == "-" {
+            continue;
+        }
+        let shown = path.display();
+        if path.is_dir() {
+            return Err(BadInput(format!("cannot read {shown}: it is a directory")));
+        }
+        let mut head = [0u8; 8192];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|e| BadInput(format!("cannot read {shown}: {}", io_reason(&e))))?;
+        if head[..n].contains(&0) {
+            tracing::warn!(file = %shown, "The file looks binary (it holds NUL bytes); its lines are read as text, invalid UTF-8 replaced");
+        }
+    }
+    Ok(())
+}
+
+/// The OS error without its `(os error N)` suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 fn load(path: Option<&PathBuf>, base: Option<&str>) -> Result<Config, BadConfig> {
     match base {
         Some(b) => config::load_with_base(b, path.map(|p| p.as_path())),
@@ -351,6 +395,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 cfg.parse.format = *f;
             }
             init_logs(&cli, Some(&cfg));
+            check_inputs(files.iter().chain(train.iter()))?;
             let opts = ScanOptions {
                 inputs: files.clone(),
                 train: train.clone(),
@@ -378,6 +423,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 cfg.parse.format = *f;
             }
             init_logs(&cli, Some(&cfg));
+            check_inputs(files)?;
             let (files, output) = (files.clone(), *output);
             let summary = tokio::task::spawn_blocking(move || {
                 let stdout = std::io::stdout();
@@ -547,7 +593,7 @@ fn main() -> ExitCode {
     match runtime.block_on(real_main(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<BadConfig>().is_some() {
+            if e.downcast_ref::<BadConfig>().is_some() || e.downcast_ref::<BadInput>().is_some() {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
             } else {

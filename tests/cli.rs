@@ -140,3 +140,33 @@ fn a_replica_takes_its_shard_from_the_hostname_and_check_config_says_what_run_wo
     let (out, _) = text(&check("anomaly-detector-1"));
     assert!(out.contains("loki.shard_count changed (state of loki.shard_count = 2 found"), "{out}");
 }
+
+#[test]
+fn a_missing_input_is_a_usage_error_said_once_before_anything_is_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, "2026-11-24T08:00:00Z ERROR db: connection refused\n").unwrap();
+    let missing = dir.path().join("missing.log");
+    for cmd in ["scan", "patterns"] {
+        let o = bin().arg(cmd).arg(&good).arg(&missing).output().unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        assert!(out.is_empty(), "{cmd}: nothing scanned before the check: {out}");
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{cmd}: said once: {err}");
+        assert!(err.contains("missing.log") && !err.contains("os error"), "{cmd}: {err}");
+    }
+    let o = bin().args(["scan", "--train"]).arg(dir.path()).arg(&good).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("is a directory"), "{}", text(&o).1);
+}
+
+#[test]
+fn a_binary_input_is_read_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin_file = dir.path().join("core.bin");
+    std::fs::write(&bin_file, [0x7fu8, b'E', b'L', b'F', 0, 0, 1, 2, b'\n', 0, 3, b'\n']).unwrap();
+    let o = bin().args(["scan", "--no-progress"]).arg(&bin_file).output().unwrap();
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("looks binary"), "{err}");
+}
