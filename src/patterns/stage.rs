@@ -658,11 +658,13 @@ impl PatternStage {
         let span = (s.learned_last - s.learned_first).max(window) as f64;
         let in_window = s.recent.value(at, tau);
         // The template's rate.
+        let mut rate_surge = false;
         if c >= f64::from(RATE_MIN_LINES) && st.learned > 0 {
             let share = (st.learned as f64 + 0.5) / (s.learned as f64 + 1.0);
             let by_share = if share >= 0.999 { f64::INFINITY } else { share / (1.0 - share) * (in_window - c) };
             let by_time = st.learned as f64 / span * window as f64;
             if surge(c, by_share) && surge(c, by_time) {
+                rate_surge = true;
                 verdicts.push(Verdict {
                     detector: "pattern:rate",
                     score: 0.8,
@@ -677,6 +679,7 @@ impl PatternStage {
         }
         // The service's warnings and errors.
         let mut joined = Vec::new();
+        let mut join_detector = "pattern:level";
         // Only a template that contributes to a surge of the service's warnings and errors is
         // flagged with it: one well above its own share of the window.
         let contributes = |s: &Service, t: TemplateId| {
@@ -705,6 +708,13 @@ impl PatternStage {
                 let held: Vec<Held> = s.held.drain(..).collect();
                 joined = held.into_iter().filter(|h| contributes(s, h.template)).map(|h| h.anomaly).collect();
             }
+        }
+        if rate_surge && joined.is_empty() {
+            // The template's own warnings and errors just before the surge was found are its start.
+            let (mine, rest): (Vec<Held>, Vec<Held>) = s.held.drain(..).partition(|h| h.template == id);
+            s.held = rest.into();
+            joined = mine.into_iter().map(|h| h.anomaly).collect();
+            join_detector = "pattern:rate";
         }
         let Some(first) = verdicts.first() else {
             if learn {
@@ -747,7 +757,7 @@ impl PatternStage {
         }
         for mut j in joined {
             j.reason = format!("{} (this line came just before)", first.reason);
-            j.detectors = vec!["pattern:level".into()];
+            j.detectors = vec![join_detector.into()];
             j.endpoint = out.first().map_or(j.endpoint, |a: &Anomaly| a.endpoint.clone());
             if !dismissed(&j) {
                 out.push(j);
