@@ -125,12 +125,8 @@ impl Slot {
 /// What a service's history says about one template.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Stats {
-    /// Lines learned.
+    /// Lines learned (the miner keeps every line's count, first and last time).
     learned: u64,
-    /// Every line, learned or not.
-    seen: u64,
-    first_seen: i64,
-    last_seen: i64,
     /// Span of the learned lines (Unix seconds).
     learned_first: i64,
     learned_last: i64,
@@ -373,11 +369,6 @@ impl Service {
 }
 
 fn absorb(t: &mut Stats, s: Stats) {
-    if t.seen == 0 {
-        t.first_seen = s.first_seen;
-    }
-    t.first_seen = t.first_seen.min(s.first_seen);
-    t.last_seen = t.last_seen.max(s.last_seen);
     if s.learned > 0 {
         if t.learned == 0 {
             t.learned_first = s.learned_first;
@@ -387,7 +378,6 @@ fn absorb(t: &mut Stats, s: Stats) {
         t.learned_last = t.learned_last.max(s.learned_last);
     }
     t.learned += s.learned;
-    t.seen += s.seen;
     t.bad += s.bad;
     for i in 0..4 {
         t.levels[i] += s.levels[i];
@@ -415,8 +405,8 @@ fn measures(message: &str, pieces: &mut Vec<super::mask::Piece>, out: &mut Vec<f
     if !message.bytes().any(|b| b.is_ascii_digit()) {
         return;
     }
-    let head = &message[..floor_char_boundary(message, 2048)];
-    tokenize(head, TokenizeOptions { mask_quoted: false, max_bytes: 2048 }, pieces);
+    // The tokenizer reads the first 2,048 bytes only.
+    tokenize(message, TokenizeOptions { mask_quoted: false, max_bytes: 2048 }, pieces);
     for (i, p) in pieces.iter().enumerate() {
         if out.len() >= MAX_SLOTS {
             break;
@@ -424,7 +414,7 @@ fn measures(message: &str, pieces: &mut Vec<super::mask::Piece>, out: &mut Vec<f
         if p.kind != PieceKind::Var {
             continue;
         }
-        let text = p.text(head);
+        let text = p.text(message);
         match classify(text) {
             Some(VarKind::Duration) => {
                 if let Some(ms) = crate::parse::values::parse_duration_ms(text) {
@@ -433,7 +423,7 @@ fn measures(message: &str, pieces: &mut Vec<super::mask::Piece>, out: &mut Vec<f
             }
             Some(VarKind::Integer | VarKind::Decimal) => {
                 // The tokenizer makes a unit after a number part of the variable (`5012 ms`).
-                let unit = pieces.get(i + 1).filter(|n| n.kind != PieceKind::Punct).map(|n| n.text(head));
+                let unit = pieces.get(i + 1).filter(|n| n.kind != PieceKind::Punct).map(|n| n.text(message));
                 let Some(factor) = unit.and_then(unit_factor) else { continue };
                 if let Ok(v) = text.parse::<f64>() {
                     if v.is_finite() && v >= 0.0 {
@@ -461,17 +451,6 @@ fn unit_factor(unit: &str) -> Option<f64> {
         "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     })
-}
-
-fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 impl PatternStage {
@@ -518,14 +497,7 @@ impl PatternStage {
         let bad = is_bad(e.level, message);
         let s = self.service(e);
         let id = s.mine(mined, at);
-        let st = s.stats.entry(id).or_default();
-        if st.seen == 0 {
-            st.first_seen = at;
-        }
-        st.seen += 1;
-        st.levels[level] += 1;
-        st.first_seen = st.first_seen.min(at);
-        st.last_seen = st.last_seen.max(at);
+        s.stats.entry(id).or_default().levels[level] += 1;
         Some(Observed { service: s.name.clone(), id, at, level, bad, values })
     }
 
