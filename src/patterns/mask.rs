@@ -272,7 +272,8 @@ fn piece(start: usize, end: usize, kind: PieceKind) -> Piece {
     Piece { start: start as u32, end: end as u32, kind }
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+/// The largest char boundary of `s` at or before `i` (`i` ≤ `s.len()`).
+pub(crate) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
     }

@@ -228,7 +228,7 @@ fn is_bad(level: Option<Level>, message: &str) -> bool {
     match level {
         Some(l) => l >= Level::Warn,
         None => {
-            let head = &message[..message.len().min(512)];
+            let head = &message[..super::mask::floor_char_boundary(message, message.len().min(512))];
             let lower = head.to_ascii_lowercase();
             ERROR_WORDS.iter().any(|w| lower.contains(w))
         }
@@ -884,6 +884,17 @@ mod tests {
         let mut out = Vec::new();
         measures(m, &mut pieces, &mut out);
         out
+    }
+
+    /// Regression: a message without a level, longer than 512 bytes with a multi-byte character
+    /// across byte 512, panicked when its words were read.
+    #[test]
+    fn a_long_message_without_a_level_is_read_at_a_char_boundary() {
+        // `é` takes bytes 511 and 512: a cut at 512 falls inside it.
+        let message = format!("{}é failed", "x".repeat(511));
+        assert!(!message.is_char_boundary(512));
+        assert!(!is_bad(None, &message), "only the first 512 bytes are read");
+        assert!(is_bad(None, &format!("{}failed {}", "é".repeat(100), "é".repeat(300))));
     }
 
     #[test]
