@@ -74,32 +74,27 @@ fn log(seed: u64, from: f64, secs: f64, incidents_at: Option<f64>) -> Vec<(Strin
         if let Some(at) = incidents_at {
             if !injected && t >= at {
                 injected = true;
+                // Each incident line is followed by a clean one: `n` lines from `start`, `gap` apart.
+                let mut inject =
+                    |start: f64, n: u64, gap: f64, after: f64, truth, line: &dyn Fn(f64, u64) -> String| {
+                        for i in 0..n {
+                            let tt = start + i as f64 * gap;
+                            out.push((line(tt, i), truth));
+                            out.push((clean_line(&mut rng, tt + after), Truth::Clean));
+                        }
+                    };
                 // A new error: 17 lines over two minutes.
-                for i in 0..17 {
-                    let tt = at + i as f64 * 7.0;
-                    out.push((
-                        format!("{} ERROR db: Connection to 10.0.0.{}:5432 refused", stamp(tt), 7 + i % 3),
-                        Truth::NewError,
-                    ));
-                    out.push((clean_line(&mut rng, tt + 0.2), Truth::Clean));
-                }
+                inject(at, 17, 7.0, 0.2, Truth::NewError, &|tt, i| {
+                    format!("{} ERROR db: Connection to 10.0.0.{}:5432 refused", stamp(tt), 7 + i % 3)
+                });
                 // A rare warning surging: 40 in a minute.
-                let s0 = at + 300.0;
-                for i in 0..40 {
-                    let tt = s0 + i as f64 * 1.5;
-                    out.push((
-                        format!("{} WARN payments: gateway slow, retrying (attempt {})", stamp(tt), 1 + i % 3),
-                        Truth::Surge,
-                    ));
-                    out.push((clean_line(&mut rng, tt + 0.3), Truth::Clean));
-                }
+                inject(at + 300.0, 40, 1.5, 0.3, Truth::Surge, &|tt, i| {
+                    format!("{} WARN payments: gateway slow, retrying (attempt {})", stamp(tt), 1 + i % 3)
+                });
                 // A measure far off its usual values.
-                let p0 = at + 600.0;
-                for i in 0..5 {
-                    let tt = p0 + i as f64 * 20.0;
-                    out.push((format!("{} INFO db: query took {} ms", stamp(tt), 5012 + i * 37), Truth::Slow));
-                    out.push((clean_line(&mut rng, tt + 0.4), Truth::Clean));
-                }
+                inject(at + 600.0, 5, 20.0, 0.4, Truth::Slow, &|tt, i| {
+                    format!("{} INFO db: query took {} ms", stamp(tt), 5012 + i * 37)
+                });
                 t = at + 720.0;
                 continue;
             }
