@@ -171,6 +171,7 @@ fn anomaly(i: usize, raw_bytes: usize) -> Anomaly {
         severity: Severity::High,
         endpoint: "GET /a".into(),
         client: None,
+        session: None,
         reason: format!("anomaly {i}"),
         features: vec![],
         raw: Some("é".repeat(raw_bytes / 2)),

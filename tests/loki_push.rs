@@ -90,6 +90,7 @@ fn anomaly(i: u64) -> Anomaly {
         severity: Severity::High,
         endpoint: "GET /api/users".into(),
         client: Some("203.0.113.9".into()),
+        session: None,
         reason: "query contains a SQL injection pattern: ' OR '1'='1".into(),
         features: Vec::new(),
         raw: Some(format!(

@@ -46,6 +46,9 @@ pub struct Snapshot {
     /// before the template stage).
     #[serde(default)]
     pub patterns: Vec<crate::patterns::stage::ServiceSnapshot>,
+    /// Open sessions and the sessions history (absent before sessions, or with them off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<crate::patterns::session::SessionsSnapshot>,
 }
 
 /// The open incidents alone, written whenever a batch opened one (before that batch is
@@ -149,6 +152,7 @@ mod tests {
             dismissed: Vec::new(),
             site: Default::default(),
             patterns: Vec::new(),
+            sessions: None,
         }
     }
 

@@ -166,7 +166,7 @@ impl Pipeline {
     pub fn set_mode(&mut self, mode: Mode) {
         if self.mode == Mode::LearnOnly && mode != Mode::LearnOnly {
             // The history (a training file, a backfill) is over: templates are judged from now.
-            self.patterns.arm();
+            self.patterns.arm(false);
         }
         self.mode = mode;
         if mode == Mode::ScanSelfTrained && self.warmup.is_none() && !self.detector.is_trained() {
@@ -530,6 +530,22 @@ impl Pipeline {
     /// The template stage: learned during a history (`LearnOnly`), judged otherwise (a service's
     /// first `patterns.min_history_lines` lines are its history then).
     fn judge_pattern(&mut self, event: &LogEvent, out: &mut Vec<Anomaly>) {
+        self.judge_pattern_line(event, out);
+        self.report_sessions(out);
+    }
+
+    /// Sessions that ended and were found unlike normal ones (see `crate::patterns::session`).
+    fn report_sessions(&mut self, out: &mut Vec<Anomaly>) {
+        let mut dismissed = 0;
+        let found = self.patterns.take_sessions(|a| {
+            let covered = self.dismissals.covers(a);
+            dismissed += usize::from(covered);
+            covered
+        });
+        self.report_patterns(found, dismissed, out);
+    }
+
+    fn judge_pattern_line(&mut self, event: &LogEvent, out: &mut Vec<Anomaly>) {
         if self.mode == Mode::LearnOnly {
             self.patterns.learn(event);
             return;
@@ -586,7 +602,7 @@ impl Pipeline {
         if buf.len() >= 50 {
             let _ = self.fit();
         }
-        self.patterns.arm();
+        self.patterns.arm(true);
         let mut patterns = std::mem::take(&mut self.warmup_patterns).into_iter().peekable();
         for (i, (row, hold)) in buf.into_iter().enumerate() {
             self.rejudge_patterns(&mut patterns, i, out);
@@ -600,6 +616,7 @@ impl Pipeline {
             }
         }
         self.rejudge_patterns(&mut patterns, usize::MAX, out);
+        self.report_sessions(out);
     }
 
     /// Set the template gauges (one series per service, `patterns.max_services` at most).
@@ -631,6 +648,7 @@ impl Pipeline {
             dismissed: self.dismissals.list().to_vec(),
             site: self.detector.site_memory(),
             patterns: self.patterns.snapshot(),
+            sessions: self.patterns.sessions_snapshot(),
         }
     }
 
@@ -684,6 +702,7 @@ impl Pipeline {
         self.detector.restore_rate_profiles(s.rate_profiles);
         self.detector.restore_site_memory(s.site);
         self.patterns.restore(s.patterns);
+        self.patterns.restore_sessions(s.sessions);
         if trained {
             for name in crate::detect::engine::MODEL_NAMES {
                 self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);
@@ -696,6 +715,8 @@ impl Pipeline {
         let mut out = Vec::new();
         let closed = self.detector.advance_rate(now);
         self.handle_windows(closed, &mut out);
+        self.patterns.tick(now);
+        self.report_sessions(&mut out);
         for inc in self.incidents.expire(now) {
             self.publish(Finding::IncidentResolved(Arc::new(inc)));
         }
@@ -769,6 +790,8 @@ impl Pipeline {
         if self.warmup.is_some() {
             self.end_warmup(&mut out);
         }
+        self.patterns.finish();
+        self.report_sessions(&mut out);
         for inc in self.incidents.close_all() {
             self.publish(Finding::IncidentResolved(Arc::new(inc)));
         }

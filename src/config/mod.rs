@@ -17,7 +17,7 @@ pub use alerting::{
 };
 pub use detection::{DetectionConfig, IsolationForestConfig, ModelsConfig, SvmConfig};
 pub use load::{load, load_with_base, load_with_env, ConfigError, ENV_PREFIX};
-pub use patterns::PatternsConfig;
+pub use patterns::{PatternsConfig, SessionsConfig};
 pub use push::{LokiPushConfig, RedactionConfig};
 pub use sections::*;
 pub use server::{ServerConfig, ENV_ONLY_KEYS};

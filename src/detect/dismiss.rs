@@ -117,6 +117,7 @@ mod tests {
             severity: Severity::Medium,
             endpoint: endpoint.into(),
             client: client.map(String::from),
+            session: None,
             reason: String::new(),
             features: vec![],
             raw: None,

@@ -316,6 +316,7 @@ fn assemble(
         severity,
         endpoint: e.endpoint.clone(),
         client: e.client.clone(),
+        session: None,
         reason: shorten(&reasons.join(". "), 600),
         features,
         raw: Some(e.raw.line.clone()),

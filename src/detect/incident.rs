@@ -212,6 +212,7 @@ mod tests {
             severity: Severity::Medium,
             endpoint: endpoint.into(),
             client: Some(client.into()),
+            session: None,
             reason: "slow".into(),
             features: vec![],
             raw: Some("line".into()),

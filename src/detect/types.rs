@@ -54,6 +54,9 @@ pub struct Anomaly {
     pub endpoint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The session's id, for `pattern:session` anomalies (a block id, a trace id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     /// A sentence with the evidence.
     pub reason: String,
     /// For Isolation Forest verdicts: the features that drove it, most important first.
@@ -118,6 +121,7 @@ mod tests {
             severity: Severity::Medium,
             endpoint: "GET /a".into(),
             client: None,
+            session: None,
             reason: "dropped".into(),
             features: Vec::new(),
             raw: None,

@@ -28,6 +28,7 @@ mod config;
 mod key;
 pub mod mask;
 mod miner;
+pub mod session;
 pub mod stage;
 mod template;
 

@@ -26,6 +26,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::mask::{classify, tokenize, PieceKind, TokenizeOptions, VarKind};
+use super::session::Tk;
 use super::{Miner, MinerConfig, TemplateId};
 use crate::config::{PatternsConfig, Severity};
 use crate::detect::{Anomaly, AnomalyKind};
@@ -196,6 +197,8 @@ pub struct PatternStage {
     incident_window: i64,
     services: FastMap<Arc<str>, Service>,
     pieces: Vec<super::mask::Piece>,
+    /// Lines grouped by an id they carry (`patterns.sessions`); `None` when no key is set.
+    sessions: Option<super::session::Sessions>,
 }
 
 /// One template, as `/api/v1/patterns` and `scan` list it.
@@ -460,6 +463,7 @@ impl PatternStage {
             incident_window: incident_window_secs as i64,
             services: FastMap::default(),
             pieces: Vec::new(),
+            sessions: super::session::Sessions::new(&cfg.sessions),
         }
     }
 
@@ -498,7 +502,12 @@ impl PatternStage {
         let s = self.service(e);
         let id = s.mine(mined, at);
         s.stats.entry(id).or_default().levels[level] += 1;
-        Some(Observed { service: s.name.clone(), id, at, level, bad, values })
+        let service = s.name.clone();
+        if let Some(sessions) = self.sessions.as_mut() {
+            let (resolve, render) = template_fns(&self.services, sessions.service_names().to_vec());
+            sessions.add(&e.raw.line, &service, id, at, e.raw.line_no, &e.raw.line, &resolve, &render);
+        }
+        Some(Observed { service, id, at, level, bad, values })
     }
 
     /// Learn an observed event as history.
@@ -515,11 +524,45 @@ impl PatternStage {
         }
     }
 
-    /// The history is over for every service: judge from now on.
-    pub fn arm(&mut self) {
+    /// The history is over for every service: judge from now on. `rejudge`: the history's own
+    /// sessions are judged too, once there are enough (`scan` without `--train`).
+    pub fn arm(&mut self, rejudge: bool) {
         for s in self.services.values_mut() {
             s.arm();
         }
+        if let Some(sessions) = self.sessions.as_mut() {
+            let (resolve, render) = template_fns(&self.services, sessions.service_names().to_vec());
+            sessions.arm(rejudge, &resolve, &render);
+        }
+    }
+
+    /// Time moved on to `now` (event time) without a line of the stage: sessions idle since end.
+    pub fn tick(&mut self, now: Timestamp) {
+        if let Some(sessions) = self.sessions.as_mut() {
+            let (resolve, render) = template_fns(&self.services, sessions.service_names().to_vec());
+            sessions.sweep(now.as_second(), &resolve, &render);
+        }
+    }
+
+    /// End of input: every open session ends (and is judged, or learned while the history lasts).
+    pub fn finish(&mut self) {
+        if let Some(sessions) = self.sessions.as_mut() {
+            let (resolve, render) = template_fns(&self.services, sessions.service_names().to_vec());
+            sessions.finish(&resolve, &render);
+        }
+    }
+
+    /// The anomalous sessions found since the last call (see [`super::session::Sessions::take_found`]).
+    pub fn take_sessions(&mut self, dismissed: impl FnMut(&Anomaly) -> bool) -> Vec<Anomaly> {
+        match self.sessions.as_mut() {
+            Some(s) => s.take_found(dismissed),
+            None => Vec::new(),
+        }
+    }
+
+    /// Sessions open, ended and flagged; `None` when sessions are off.
+    pub fn session_counts(&self) -> Option<(usize, u64, u64)> {
+        self.sessions.as_ref().map(|s| (s.open_count(), s.ended, s.flagged))
     }
 
     /// Judge the event (learning it unless it is flagged): a service's first
@@ -793,6 +836,13 @@ impl PatternStage {
             "top": &all[..all.len().min(limit)],
             "top_errors": errors,
             "new_last_hour": new,
+            "sessions": self.sessions.as_ref().map(|s| serde_json::json!({
+                "open": s.open_count(),
+                "ended": s.ended,
+                "flagged": s.flagged,
+                "history": s.history_len(),
+                "judging": s.judging(),
+            })),
         })
     }
 
@@ -811,6 +861,18 @@ impl PatternStage {
                 armed: s.armed,
             })
             .collect()
+    }
+
+    /// The sessions to save, when they are on.
+    pub fn sessions_snapshot(&self) -> Option<super::session::SessionsSnapshot> {
+        self.sessions.as_ref().map(|s| s.snapshot())
+    }
+
+    /// Restore saved sessions (after the services, whose template ids they use).
+    pub fn restore_sessions(&mut self, saved: Option<super::session::SessionsSnapshot>) {
+        if let (Some(s), Some(saved)) = (self.sessions.as_mut(), saved) {
+            s.restore(saved);
+        }
     }
 
     /// Restore what was saved; a service whose miner cannot be restored starts again (logged).
@@ -836,6 +898,26 @@ impl PatternStage {
             self.services.insert(name, s);
         }
     }
+}
+
+/// How sessions resolve a template of a service (merged since) and render it.
+fn template_fns<'a>(
+    services: &'a FastMap<Arc<str>, Service>,
+    names: Vec<Arc<str>>,
+) -> (impl Fn(Tk) -> Tk + 'a, impl Fn(Tk) -> String + 'a) {
+    let names2 = names.clone();
+    let resolve = move |(svc, id): Tk| {
+        let r = names.get(svc as usize).and_then(|n| services.get(n)).and_then(|s| s.miner.resolve(id));
+        (svc, r.unwrap_or(id))
+    };
+    let render = move |(svc, id): Tk| {
+        names2
+            .get(svc as usize)
+            .and_then(|n| services.get(n))
+            .and_then(|s| s.miner.template(id))
+            .unwrap_or_else(|| "(a template since forgotten)".to_string())
+    };
+    (resolve, render)
 }
 
 /// `c` lines where `expected` were: a surge when well beyond Poisson noise and several times more.
@@ -869,6 +951,7 @@ fn anomaly(
         severity,
         endpoint: format!("{service}: {template}"),
         client: None,
+        session: None,
         reason,
         features: Vec::new(),
         raw: Some(e.raw.line.clone()),
@@ -932,7 +1015,7 @@ mod tests {
             st.learn_observed(&o);
             observed.push((e, o));
         }
-        st.arm();
+        st.arm(false);
         let logs = &st.services["logs"];
         assert!(
             observed.iter().any(|(_, o)| logs.miner.resolve(o.id) != Some(o.id)),
@@ -951,7 +1034,7 @@ mod tests {
             st.learn(&event(&format!("INFO db: query took {} ms", 10 + i % 20), t0 + i));
             st.learn(&event(&format!("WARN cache: miss for key user:{}", i % 97), t0 + i));
         }
-        st.arm();
+        st.arm(false);
         let json = serde_json::to_string(&st.snapshot()).unwrap();
         let mut back = stage();
         back.restore(serde_json::from_str(&json).unwrap());
@@ -978,7 +1061,7 @@ mod tests {
         for i in 0..1200 {
             st.learn(&event(&format!("INFO worker: job {i} done"), t0 + i));
         }
-        st.arm();
+        st.arm(false);
         let e = event("ERROR worker: disk quota exceeded", t0 + 2000);
         assert!(st.judge(&e, |_| true).is_empty(), "covered by a dismissal");
         assert!(st.judge(&e, |_| false).is_empty(), "and learned: not new any more");

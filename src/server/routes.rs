@@ -251,6 +251,7 @@ mod tests {
             severity,
             endpoint: "GET /a".into(),
             client: None,
+            session: None,
             reason: String::new(),
             features: vec![],
             raw: None,

@@ -160,6 +160,7 @@ pub fn incident(fp: &str, count: u64, severity: Severity, examples: &[&str]) -> 
                 severity,
                 endpoint: "GET /api/products".into(),
                 client: None,
+                session: None,
                 reason: "slow".into(),
                 features: vec![],
                 raw: Some(raw.to_string()),

@@ -187,6 +187,7 @@ impl RateTracker {
                     severity,
                     endpoint: ep.to_string(),
                     client: None,
+                    session: None,
                     reason: format!("{ep} traffic {what}: {k:.0} requests in {ws}s, expected about {lambda:.0}{basis}"),
                     features: Vec::new(),
                     raw: None,

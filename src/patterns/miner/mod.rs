@@ -55,6 +55,11 @@ impl TemplateId {
     pub fn as_u64(self) -> u64 {
         (u64::from(self.gen) << 32) | u64::from(self.slot)
     }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(slot: u32) -> TemplateId {
+        TemplateId { slot, gen: 0 }
+    }
 }
 
 /// A snapshot of one template.

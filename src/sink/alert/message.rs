@@ -241,6 +241,7 @@ mod tests {
             severity: Severity::High,
             endpoint: spoof.into(),
             client: Some("203.0.113.1\u{2066}".into()),
+            session: None,
             reason: spoof.into(),
             features: vec![],
             raw: Some(spoof.into()),
