@@ -1,5 +1,6 @@
-//! The demo API of the stack: a few JSON endpoints with realistic latencies, and one JSON access-log
-//! line per request on stdout (what Promtail ships to Loki and the detector reads back).
+//! The demo API of the stack: a few JSON endpoints with realistic latencies, one JSON access-log
+//! line per request and the app's own messages (`app_log`) on stdout (what Promtail ships to Loki
+//! and the detector reads back); and `traffic`, the generator that drives it.
 //!
 //! The log line never says whether a request was unusual: finding that is the detector's job.
 //!
@@ -9,7 +10,9 @@
 //! ```
 
 mod access_log;
+pub mod app_log;
 mod handlers;
+pub mod traffic;
 
 use std::sync::Arc;
 
@@ -67,23 +70,51 @@ impl AppConfig {
     }
 }
 
-/// `GET /healthz` on `127.0.0.1:port` with a plain TCP client: the image's health check (no curl inside).
-pub fn healthcheck(port: u16) -> Result<(), String> {
+/// `GET /healthz` with a plain TCP client (no curl in the image): on `127.0.0.1:port`, or on the
+/// `host:port` of `url` (`http://demo-app:5000`: the traffic service's check of the app it drives).
+pub fn healthcheck(port: u16, url: Option<&str>) -> Result<(), String> {
     use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
     use std::time::Duration;
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let authority = match url {
+        None => format!("127.0.0.1:{port}"),
+        Some(u) => {
+            let rest = u.strip_prefix("http://").ok_or_else(|| format!("{u}: only http:// URLs are checked"))?;
+            rest.split('/').next().unwrap_or(rest).to_string()
+        }
+    };
+    let addr = authority
+        .to_socket_addrs()
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{authority}: no address"))?;
     let mut s =
         std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("{addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
-    s.write_all(
-        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nUser-Agent: demo-app-healthcheck\r\nConnection: close\r\n\r\n",
-    )
-    .map_err(|e| e.to_string())?;
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: demo-app-healthcheck\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     let mut head = [0u8; 12];
     s.read_exact(&mut head).map_err(|e| e.to_string())?;
     match &head[9..12] {
         b"200" => Ok(()),
         other => Err(format!("/healthz answered {}", String::from_utf8_lossy(other))),
+    }
+}
+
+/// The app's background messages until the process ends: a worker heartbeat every 2 s, a cache
+/// refresh every 30 s.
+pub async fn background_messages(log: Arc<dyn LogWriter>) {
+    use rand::Rng;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    for n in 0u64.. {
+        tick.tick().await;
+        app_log::write(&*log, "debug", "worker", "heartbeat ok");
+        if n % 15 == 14 {
+            let keys = rand::thread_rng().gen_range(100..150);
+            app_log::write(&*log, "info", "cache", &format!("refreshed {keys} keys"));
+        }
     }
 }
 

@@ -1,13 +1,38 @@
-//! `demo-app`: serves the demo API on `0.0.0.0:$PORT` (default 5000) and writes JSON access logs to stdout
-//! (and to `$ACCESS_LOG_FILE` when set). `demo-app healthcheck` exits 0 if the running app answers `/healthz`.
+//! `demo-app`: serves the demo API on `0.0.0.0:$PORT` (default 5000) and writes its JSON access log and
+//! messages to stdout (and to `$ACCESS_LOG_FILE` when set). `demo-app healthcheck [URL]` exits 0 if the
+//! running app (or the one at URL) answers `/healthz`. `demo-app traffic [URL]` drives a running app (see `traffic`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use demo_app::{healthcheck, router, AppConfig, FileAndStdoutLog, LogWriter, StdoutLog};
+use demo_app::traffic::{self, TrafficConfig};
+use demo_app::{background_messages, healthcheck, router, AppConfig, FileAndStdoutLog, LogWriter, StdoutLog};
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("traffic") {
+        let mut cfg = match TrafficConfig::from_vars(|k| std::env::var(k).ok()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("demo-app traffic: {e}");
+                std::process::exit(2);
+            }
+        };
+        if let Some(url) = std::env::args().nth(2) {
+            cfg.target = url.trim_end_matches('/').to_string();
+        }
+        match traffic::run(cfg, shutdown_signal()).await {
+            Ok(c) => {
+                let sent = c.sent.load(std::sync::atomic::Ordering::Relaxed);
+                println!("traffic: done, {sent} requests sent");
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!("demo-app traffic: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     let cfg = match AppConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -16,7 +41,7 @@ async fn main() {
         }
     };
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        match healthcheck(cfg.port) {
+        match healthcheck(cfg.port, std::env::args().nth(2).as_deref()) {
             Ok(()) => std::process::exit(0),
             Err(e) => {
                 eprintln!("demo-app healthcheck: {e}");
@@ -43,6 +68,7 @@ async fn main() {
         }
     };
     eprintln!("demo-app listening on {addr}");
+    tokio::spawn(background_messages(log.clone()));
     let app = router(&cfg, log).into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await {
         eprintln!("demo-app: server error: {e}");

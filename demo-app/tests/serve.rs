@@ -1,4 +1,5 @@
-//! The demo app serves its endpoints and writes exactly one parseable access-log line per request.
+//! The demo app serves its endpoints and writes exactly one parseable access-log line per request,
+//! its messages beside them, and misbehaves on `X-Demo-Fault` as its docs say.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,8 +16,12 @@ impl LogWriter for Captured {
 }
 
 async fn start() -> (String, Arc<Captured>) {
+    start_scaled(0.0).await
+}
+
+async fn start_scaled(latency_scale: f64) -> (String, Arc<Captured>) {
     let log = Arc::new(Captured::default());
-    let cfg = AppConfig { port: 0, latency_scale: 0.0, ..AppConfig::default() };
+    let cfg = AppConfig { port: 0, latency_scale, ..AppConfig::default() };
     let app = router(&cfg, log.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -24,8 +29,29 @@ async fn start() -> (String, Arc<Captured>) {
     (format!("http://{addr}"), log)
 }
 
+/// The access lines (the ones with a method), each parsed.
 fn lines(log: &Captured) -> Vec<AccessLogLine> {
-    log.0.lock().unwrap().iter().map(|l| serde_json::from_str(l).expect("every log line is JSON")).collect()
+    log.0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(r#""method":"#))
+        .map(|l| serde_json::from_str(l).expect("every access line parses"))
+        .collect()
+}
+
+/// The app's messages: (level, logger, msg).
+fn messages(log: &Captured) -> Vec<(String, String, String)> {
+    let all = log.0.lock().unwrap().clone();
+    all.iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("every log line is JSON"))
+        .filter(|v| v.get("method").is_none())
+        .map(|v| {
+            assert!(v["time"].as_str().is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok()), "{v}");
+            let field = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k} in {v}")).to_string();
+            (field("level"), field("logger"), field("msg"))
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -103,6 +129,8 @@ async fn suspicious_endpoint_fails_often_with_odd_sizes() {
     assert!(statuses.contains(&200), "{statuses:?}");
     let got = lines(&log);
     assert_eq!(got.len(), 60);
+    let failures = messages(&log).iter().filter(|(l, g, _)| l == "error" && g == "reports").count();
+    assert_eq!(failures, got.iter().filter(|l| l.status >= 500).count(), "one error message per failure");
     let sizes: std::collections::BTreeSet<u64> = got.iter().filter(|l| l.status == 200).map(|l| l.bytes).collect();
     assert!(sizes.len() > 1, "payload sizes vary: {sizes:?}");
     assert!(got.iter().filter(|l| l.status >= 500).all(|l| l.level == "error"));
@@ -112,9 +140,65 @@ async fn suspicious_endpoint_fails_often_with_odd_sizes() {
 async fn healthcheck_succeeds_against_a_running_app_and_fails_without_one() {
     let (base, _log) = start().await;
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
-    tokio::task::spawn_blocking(move || demo_app::healthcheck(port)).await.unwrap().expect("app is up");
+    tokio::task::spawn_blocking(move || demo_app::healthcheck(port, None)).await.unwrap().expect("app is up");
+    let url = format!("http://localhost:{port}");
+    tokio::task::spawn_blocking(move || demo_app::healthcheck(0, Some(&url))).await.unwrap().expect("by URL");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_port = closed.local_addr().unwrap().port();
     drop(closed);
-    assert!(demo_app::healthcheck(dead_port).is_err());
+    assert!(demo_app::healthcheck(dead_port, None).is_err());
+    assert!(demo_app::healthcheck(0, Some(&format!("http://127.0.0.1:{dead_port}"))).is_err());
+    assert!(demo_app::healthcheck(0, Some("https://example.org")).unwrap_err().contains("http://"));
+}
+
+#[tokio::test]
+async fn queries_orders_and_misses_write_their_messages() {
+    let (base, log) = start().await;
+    let http = reqwest::Client::new();
+    for path in ["/api/users?page=1", "/api/users/7", "/api/users/9999", "/api/products", "/api/orders"] {
+        let _ = http.get(format!("{base}{path}")).send().await.unwrap().bytes().await.unwrap();
+    }
+    let order = serde_json::json!({"user_id": 3, "items": [{"product_id": 2, "quantity": 2}]});
+    let created: serde_json::Value =
+        http.post(format!("{base}/api/orders")).json(&order).send().await.unwrap().json().await.unwrap();
+    let m = messages(&log);
+    let queries = m.iter().filter(|(l, g, msg)| l == "info" && g == "db" && msg.starts_with("query took ")).count();
+    assert_eq!(queries, 5, "one query message per query: {m:?}");
+    assert!(m.contains(&("warn".into(), "users".into(), "user 9999 not found".into())), "{m:?}");
+    let placed = format!("order {} placed by user 3 in 0 ms", created["id"]);
+    assert!(m.iter().any(|(l, g, msg)| l == "info" && g == "checkout" && *msg == placed), "{placed} in {m:?}");
+}
+
+#[tokio::test]
+async fn faults_fail_orders_surge_warnings_and_slow_queries() {
+    let (base, log) = start_scaled(0.01).await;
+    let http = reqwest::Client::new();
+    let order = serde_json::json!({"user_id": 3, "items": [{"product_id": 2, "quantity": 2}]});
+    let down = http.post(format!("{base}/api/orders")).header("x-demo-fault", "ledger-down").json(&order);
+    assert_eq!(down.send().await.unwrap().status().as_u16(), 503);
+    let slow_gw = http.post(format!("{base}/api/orders")).header("x-demo-fault", "gateway-slow").json(&order);
+    assert_eq!(slow_gw.send().await.unwrap().status().as_u16(), 201);
+    let _ = http.get(format!("{base}/api/orders")).send().await.unwrap().bytes().await;
+    let _ =
+        http.get(format!("{base}/api/orders")).header("x-demo-fault", "db-slow").send().await.unwrap().bytes().await;
+    let m = messages(&log);
+    assert!(
+        m.iter()
+            .any(|(l, g, msg)| l == "error" && g == "checkout" && msg.contains("ledger") && msg.contains("refused")),
+        "{m:?}"
+    );
+    let warnings: Vec<&str> = m.iter().filter(|(_, g, _)| g == "payments").map(|(_, _, msg)| msg.as_str()).collect();
+    assert_eq!(warnings.len(), 3, "{m:?}");
+    assert!(warnings.iter().all(|w| w.starts_with("gateway slow, retrying (attempt ")));
+    let took: Vec<f64> = m
+        .iter()
+        .filter_map(|(_, g, msg)| {
+            (g == "db").then(|| msg.strip_prefix("query took ")?.strip_suffix(" ms")?.parse().ok())?
+        })
+        .collect();
+    assert_eq!(took.len(), 2, "{m:?}");
+    // Scaled by 0.01: normal orders queries take 0.3–0.9 ms, slow ones 9–15 ms.
+    assert!(took[0] <= 1.0 && took[1] >= 9.0, "{took:?}");
+    let statuses: Vec<u16> = lines(&log).iter().map(|l| l.status).collect();
+    assert_eq!(statuses, [503, 201, 200, 200]);
 }
