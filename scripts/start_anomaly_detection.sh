@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
-# Start the whole stack (demo app, Promtail, Loki, detector, Prometheus, Grafana), wait until every
-# service reports healthy, and print where to look.
+# Start the whole stack (demo app, its traffic, Promtail, Loki, detector, Prometheus, Grafana),
+# wait until every service reports healthy, and print where to look.
 #   scripts/start_anomaly_detection.sh            # build images if needed, start, wait
 #   TIMEOUT_SECS=600 scripts/start_anomaly_detection.sh
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 timeout_secs=${TIMEOUT_SECS:-300}
-services=(demo-app loki promtail anomaly-detector prometheus grafana)
+services=(demo-app traffic loki promtail anomaly-detector prometheus grafana)
 
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-  compose=(docker-compose)
-else
-  echo "error: Docker Compose v2 is required (docker compose ...)" >&2
+if ! docker compose version >/dev/null 2>&1; then
+  echo "error: Docker Compose v2 is required ('docker compose version' failed; the old docker-compose v1 is not supported)" >&2
   exit 1
 fi
+compose=(docker compose)
 
 echo "Building and starting the stack (the first build compiles Rust: a few minutes)..."
 "${compose[@]}" up -d --build
@@ -52,7 +49,11 @@ The stack is up.
   Prometheus   http://localhost:9090   (alerts: /alerts)
   Loki         http://localhost:3100   (query it from Grafana's Explore)
 
-Generate traffic with a scripted incident:   scripts/traffic.sh
+The traffic service sends 15 requests a second to the demo app and stages an incident of every
+kind 120 s after the start, then every 5 minutes: the models train within about a minute and the
+dashboard shows incidents of every kind within 5 minutes.
+  Follow it:                                  docker compose logs -f traffic
+  More by hand (a scripted incident):         scripts/traffic.sh
 Follow the detector:                          docker compose logs -f anomaly-detector
 Stop (keep data):  docker compose down        Stop and delete data:  docker compose down -v
 MSG

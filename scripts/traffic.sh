@@ -8,7 +8,9 @@ set -euo pipefail
 
 base=${1:-${TARGET:-http://localhost:5000}}
 base=${base%/}
-normal_secs=${NORMAL_SECS:-60}
+# 120 s at 10 req/s is past the detector's detection.min_training_events (1,000) on its own, so the
+# models train before the incident even without the compose traffic service.
+normal_secs=${NORMAL_SECS:-120}
 after_secs=${AFTER_SECS:-30}
 incident_repeat=${INCIDENT_REPEAT:-1}
 rps=${RPS:-10}

@@ -25,7 +25,7 @@ def check(cond, msg):
 
 # --- compose
 services = compose["services"]
-check(set(services) == {"demo-app", "promtail", "loki", "anomaly-detector", "prometheus", "grafana"},
+check(set(services) == {"demo-app", "traffic", "promtail", "loki", "anomaly-detector", "prometheus", "grafana"},
       f"services: {sorted(services)}")
 for name, s in services.items():
     image = s.get("image", "")
@@ -50,6 +50,12 @@ check(det["healthcheck"]["test"][:2] == ["CMD", "/usr/local/bin/anomaly-detector
 check(det["environment"].get("ANOMALY_DETECTOR__SERVER__LISTEN") == "0.0.0.0:9797", "detector listens on 0.0.0.0:9797")
 check(det["environment"].get("ANOMALY_DETECTOR__LOKI__URL") == "http://loki:3100", "detector reads loki:3100")
 check(det["environment"].get("ANOMALY_DETECTOR__SERVER__API_TOKEN"), "detector on 0.0.0.0 without an API token")
+traffic = services["traffic"]
+check(traffic["image"] == services["demo-app"]["image"] and traffic["command"][:1] == ["traffic"],
+      "traffic: the demo-app image running `traffic`")
+check(traffic["command"][1:] == ["http://demo-app:5000"], "traffic drives http://demo-app:5000")
+check(set(traffic.get("depends_on") or {}) >= {"demo-app", "anomaly-detector"}, "traffic waits for the app and the detector")
+check(not traffic.get("ports"), "traffic publishes no port")
 volume_targets = {v["target"] for s in services.values() for v in s.get("volumes", []) if v["type"] == "volume"}
 for t in ["/loki", "/var/lib/anomaly-detector", "/var/lib/grafana"]:
     check(t in volume_targets, f"no named volume at {t}")
