@@ -25,6 +25,9 @@ use crate::redact::Redactor;
 use crate::sink::{Finding, FindingSink};
 use crate::source::RawLine;
 
+/// Before the first models, an endpoint gets a metric label of its own at this many requests.
+const LABEL_AFTER_REQUESTS: u32 = 5;
+
 /// How the pipeline learns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -78,7 +81,14 @@ pub struct Pipeline {
     unjudged_cap: usize,
     training_events: usize,
     per_event_metrics: bool,
+    /// Endpoints with a label of their own in `requests_total` and `response_time_seconds`: once
+    /// models exist, the learned endpoints with a trusted baseline; before, those seen
+    /// [`LABEL_AFTER_REQUESTS`] times. Any other path (a scanner's `/cgi-bin/.%2e/…`) counts
+    /// under `other`, so hostile input cannot mint series.
     label_endpoints: FastSet<Arc<str>>,
+    /// Before the first models: how often each unlabelled endpoint was seen (bounded).
+    label_sightings: FastMap<Arc<str>, u32>,
+    labels_learned: bool,
     /// Each endpoint label's `requests_total` counters and latency histogram, looked up in their
     /// families once: a family's lookup allocates its label strings, hashes them and locks, and
     /// these count every request.
@@ -138,6 +148,8 @@ impl Pipeline {
             training_events: cfg.detection.training_events,
             per_event_metrics: mode == Mode::Live,
             label_endpoints: FastSet::default(),
+            label_sightings: FastMap::default(),
+            labels_learned: false,
             request_series: FastMap::default(),
             max_endpoints: cfg.features.max_endpoints,
             watermark: None,
@@ -245,7 +257,7 @@ impl Pipeline {
         let ep = &row.summary.endpoint;
         let label: &Arc<str> = if self.label_endpoints.contains(ep) {
             ep
-        } else if self.label_endpoints.len() < self.max_endpoints {
+        } else if !self.labels_learned && self.label_endpoints.len() < self.max_endpoints && self.sighted(ep) {
             self.label_endpoints.insert(ep.clone());
             ep
         } else {
@@ -270,6 +282,33 @@ impl Pipeline {
         }
     }
 
+    /// Counts a sighting of an endpoint without a label before the first models; true at the
+    /// [`LABEL_AFTER_REQUESTS`]th. The counts are forgotten when there are too many of them.
+    fn sighted(&mut self, ep: &Arc<str>) -> bool {
+        if self.label_sightings.len() >= self.max_endpoints * 4 && !self.label_sightings.contains_key(ep) {
+            self.label_sightings.clear();
+        }
+        let seen = self.label_sightings.entry(ep.clone()).or_default();
+        *seen += 1;
+        *seen >= LABEL_AFTER_REQUESTS
+    }
+
+    /// Once models exist, the labelled endpoints are the learned ones with a trusted baseline.
+    fn label_learned_endpoints(&mut self) {
+        let Some(t) = self.detector.trained() else { return };
+        let mut eps: Vec<&Arc<str>> = t
+            .baselines
+            .endpoints
+            .iter()
+            .filter(|(_, b)| b.count >= crate::features::baseline::MIN_ENDPOINT_EVENTS)
+            .map(|(ep, _)| ep)
+            .collect();
+        eps.sort();
+        self.label_endpoints = eps.into_iter().take(self.max_endpoints).cloned().collect();
+        self.label_sightings = FastMap::default();
+        self.labels_learned = true;
+    }
+
     /// Fit the models now; logs and records the outcome.
     pub fn fit(&mut self) -> Option<TrainReport> {
         match self.detector.fit() {
@@ -283,12 +322,7 @@ impl Pipeline {
                 for (name, why) in &report.failures {
                     tracing::warn!(model = name, error = %why, "Model not trained; the others still score");
                 }
-                if let Some(t) = self.detector.trained() {
-                    // Metric labels follow the tracked endpoints once baselines exist.
-                    let mut eps: Vec<&Arc<str>> = t.baselines.endpoints.keys().collect();
-                    eps.sort();
-                    self.label_endpoints = eps.into_iter().take(self.max_endpoints).cloned().collect();
-                }
+                self.label_learned_endpoints();
                 tracing::info!(
                     events = report.events,
                     endpoints = report.endpoints,
@@ -704,6 +738,7 @@ impl Pipeline {
         self.patterns.restore(s.patterns);
         self.patterns.restore_sessions(s.sessions);
         if trained {
+            self.label_learned_endpoints();
             for name in crate::detect::engine::MODEL_NAMES {
                 self.metrics.model_trained.get_or_create(&ModelLabel { model: name.into() }).set(1);
             }
