@@ -2,22 +2,13 @@
 //! in `/api/v1/anomalies` and is counted in `/metrics`; `/healthz`, `/readyz` and `/api/v1/status`
 //! answer; SIGTERM stops it cleanly.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::daemon::{free_port, Killed as Daemon};
 
 fn get(url: &str) -> Option<(u16, String)> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

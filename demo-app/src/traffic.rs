@@ -234,6 +234,18 @@ async fn spread(d: &Driver, rng: &mut StdRng, n: u32, secs: f64, mut make: impl 
     }
 }
 
+/// [`spread`] as a task of its own (with its own seeded generator), so the round goes on.
+fn spread_in_background(
+    d: &Driver,
+    seed: u64,
+    n: u32,
+    secs: f64,
+    make: impl FnMut(&mut StdRng, u32) -> Req + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let d = d.clone();
+    tokio::spawn(async move { spread(&d, &mut StdRng::seed_from_u64(seed), n, secs, make).await })
+}
+
 /// Waits until `/healthz` answers, at most [`STARTUP_WAIT`].
 async fn wait_for_app(http: &reqwest::Client, target: &str) -> Result<(), String> {
     let deadline = Instant::now() + STARTUP_WAIT;
@@ -254,21 +266,13 @@ async fn round(d: Driver, seed: u64, nth: u64, rps: f64) {
     let at = |secs: u64| tokio::time::sleep_until(start + Duration::from_secs(secs));
     let say = |what: &str| println!("incident round {nth}: {what}");
 
-    let surge = {
-        let d = d.clone();
-        let mut rng = StdRng::seed_from_u64(rng.gen());
-        let extra = (rps * 0.9).max(1.0);
-        tokio::spawn(async move {
-            let n = (extra * 90.0) as u32;
-            spread(&d, &mut rng, n, 90.0, |r, _| Req {
-                path: "/api/products".into(),
-                client: client(r),
-                agent: AGENTS[r.gen_range(0..AGENTS.len())],
-                ..Req::default()
-            })
-            .await;
-        })
-    };
+    let extra = (rps * 0.9).max(1.0);
+    let surge = spread_in_background(&d, rng.gen(), (extra * 90.0) as u32, 90.0, |r, _| Req {
+        path: "/api/products".into(),
+        client: client(r),
+        agent: AGENTS[r.gen_range(0..AGENTS.len())],
+        ..Req::default()
+    });
     say("a surge on /api/products (4x its rate for 90 s)");
 
     at(5).await;
@@ -313,65 +317,44 @@ async fn round(d: Driver, seed: u64, nth: u64, rps: f64) {
 
     at(25).await;
     say("one client paging through every user, 1,000 at a time");
-    let bulk = {
-        let d = d.clone();
-        let mut rng = StdRng::seed_from_u64(rng.gen());
-        tokio::spawn(async move {
-            spread(&d, &mut rng, 40, 20.0, |_, _| Req {
-                path: "/api/users?per_page=1000".into(),
-                client: BULK_CLIENT.into(),
-                agent: "python-requests/2.32.3",
-                ..Req::default()
-            })
-            .await;
-        })
-    };
+    let bulk = spread_in_background(&d, rng.gen(), 40, 20.0, |_, _| Req {
+        path: "/api/users?per_page=1000".into(),
+        client: BULK_CLIENT.into(),
+        agent: "python-requests/2.32.3",
+        ..Req::default()
+    });
 
     at(30).await;
     say("order queries taking a second (db-slow), and the slow, failing /api/suspicious");
-    let slow = {
-        let d = d.clone();
-        let mut rng = StdRng::seed_from_u64(rng.gen());
-        tokio::spawn(async move {
-            spread(&d, &mut rng, 60, 30.0, |r, i| {
-                if i % 3 == 2 {
-                    Req {
-                        path: format!("/api/suspicious?report={}", r.gen_range(0..100)),
-                        client: client(r),
-                        agent: AGENTS[1],
-                        ..Req::default()
-                    }
-                } else {
-                    Req {
-                        path: "/api/orders".into(),
-                        client: client(r),
-                        agent: AGENTS[0],
-                        fault: Some(Fault::DbSlow),
-                        ..Req::default()
-                    }
-                }
-            })
-            .await;
-        })
-    };
+    let slow = spread_in_background(&d, rng.gen(), 60, 30.0, |r, i| {
+        if i % 3 == 2 {
+            Req {
+                path: format!("/api/suspicious?report={}", r.gen_range(0..100)),
+                client: client(r),
+                agent: AGENTS[1],
+                ..Req::default()
+            }
+        } else {
+            Req {
+                path: "/api/orders".into(),
+                client: client(r),
+                agent: AGENTS[0],
+                fault: Some(Fault::DbSlow),
+                ..Req::default()
+            }
+        }
+    });
 
     at(45).await;
     say("orders failing with a new error message (ledger-down)");
-    let ledger = {
-        let d = d.clone();
-        let mut rng = StdRng::seed_from_u64(rng.gen());
-        tokio::spawn(async move {
-            spread(&d, &mut rng, 30, 20.0, |r, _| Req {
-                post: true,
-                path: "/api/orders".into(),
-                client: client(r),
-                agent: AGENTS[2],
-                body: Some(order_body(r)),
-                fault: Some(Fault::LedgerDown),
-            })
-            .await;
-        })
-    };
+    let ledger = spread_in_background(&d, rng.gen(), 30, 20.0, |r, _| Req {
+        post: true,
+        path: "/api/orders".into(),
+        client: client(r),
+        agent: AGENTS[2],
+        body: Some(order_body(r)),
+        fault: Some(Fault::LedgerDown),
+    });
 
     at(50).await;
     say("the payment gateway's retry warning surging (gateway-slow)");
@@ -448,9 +431,7 @@ pub async fn run(cfg: TrafficConfig, shutdown: impl std::future::Future<Output =
 mod tests {
     use super::*;
 
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-    }
+    use crate::tests::vars;
 
     #[test]
     fn settings_come_from_the_environment_and_bad_ones_name_their_variable() {

@@ -1,6 +1,6 @@
 //! Driving the real binary: a clean command, a free port, the daemon's status.
 
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 /// The binary, without a developer's `ANOMALY_DETECTOR__*`, `RUST_LOG` or `LOG_LEVEL` overrides.
@@ -50,4 +50,14 @@ pub fn get_text(port: u16, path: &str) -> String {
         };
         r.text().await.unwrap_or_default()
     })
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
