@@ -94,7 +94,10 @@ pub struct Metrics {
     pub lines_skipped: Family<ReasonLabel, Counter>,
     pub lines_truncated: Counter,
     pub lines_retimed: Family<ReasonLabel, Counter>,
+    /// Each anomaly once per detector that found it (a line the forest and a rule both flag: 2).
     pub anomalies: Family<AnomalyLabels, Counter>,
+    /// Each anomaly once.
+    pub anomalous: Family<IncidentLabels, Counter>,
     pub incidents: Family<IncidentLabels, Counter>,
     pub open_incidents: Gauge,
     /// Templates kept per service (`patterns.max_services` services at most).
@@ -137,6 +140,7 @@ impl Metrics {
             lines_retimed: Family::default(),
             lines_truncated: Counter::default(),
             anomalies: Family::default(),
+            anomalous: Family::default(),
             incidents: Family::default(),
             open_incidents: Gauge::default(),
             patterns: Family::default(),
@@ -188,8 +192,14 @@ impl Metrics {
         );
         registry.register(
             "anomalies",
-            "Anomalous lines or windows, by kind, severity and detector",
+            "Anomalous lines or windows, by kind, severity and detector: one anomaly found by two \
+             detectors counts once under each (anomalous_total counts it once)",
             m.anomalies.clone(),
+        );
+        registry.register(
+            "anomalous",
+            "Anomalous lines or windows, by kind and severity, each counted once",
+            m.anomalous.clone(),
         );
         registry.register(
             "incidents",
@@ -279,7 +289,14 @@ impl Metrics {
             ("pattern", "pattern:rate"),
             ("pattern", "pattern:level"),
             ("pattern", "pattern:param"),
+            ("pattern", "pattern:session"),
         ];
+        for kind in ["behavioral", "response_time", "status_code", "suspicious", "volume", "pattern"] {
+            for sev in Severity::ALL {
+                let _ =
+                    self.anomalous.get_or_create(&IncidentLabels { kind: kind.into(), severity: sev.as_str().into() });
+            }
+        }
         for (kind, det) in detectors {
             for sev in Severity::ALL {
                 let _ = self.anomalies.get_or_create(&AnomalyLabels {
@@ -307,8 +324,9 @@ impl Metrics {
         }
     }
 
-    /// Count one anomaly under each of its detectors (`rule:<name>` is exported as `rule`).
+    /// Count one anomaly once, and under each of its detectors (`rule:<name>` is exported as `rule`).
     pub fn count_anomaly(&self, kind: &str, severity: Severity, detectors: &[String]) {
+        self.anomalous.get_or_create(&IncidentLabels { kind: kind.into(), severity: severity.as_str().into() }).inc();
         for d in detectors {
             let detector = if d.starts_with("rule:") { "rule" } else { d.as_str() };
             self.anomalies
@@ -352,5 +370,32 @@ pub fn status_class_index(status: Option<u16>) -> usize {
         Some(400..=499) => 3,
         Some(500..=599) => 4,
         _ => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(exposition: &str, series: &str) -> f64 {
+        exposition.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok()).unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn an_anomaly_two_detectors_found_counts_once_in_anomalous_and_under_each_detector() {
+        let m = Metrics::new();
+        m.count_anomaly("behavioral", Severity::High, &["isolation_forest".into(), "rule:sqli".into()]);
+        let text = m.encode();
+        assert_eq!(value(&text, r#"anomaly_detector_anomalous_total{kind="behavioral",severity="high"}"#), 1.0);
+        let per_detector: f64 = ["isolation_forest", "rule"]
+            .iter()
+            .map(|d| {
+                value(
+                    &text,
+                    &format!(r#"anomaly_detector_anomalies_total{{kind="behavioral",severity="high",detector="{d}"}}"#),
+                )
+            })
+            .sum();
+        assert_eq!(per_detector, 2.0);
     }
 }
