@@ -196,6 +196,9 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
         for f in &summary.formats {
             writeln!(out, "{f}")?;
         }
+        if let Some(note) = untrained_note(&pipeline, cfg.detection.min_training_events) {
+            writeln!(out, "{note}")?;
+        }
         for i in &summary.incidents {
             writeln!(
                 out,
@@ -218,7 +221,22 @@ pub fn run(cfg: &Config, opts: &ScanOptions, out: &mut impl Write) -> Result<Sca
         for f in &summary.formats {
             tracing::info!("{f}");
         }
+        if let Some(note) = untrained_note(&pipeline, cfg.detection.min_training_events) {
+            tracing::warn!("{note}");
+        }
     }
     out.flush()?;
     Ok(summary)
+}
+
+/// Why most detectors said nothing, when the input's requests were too few to learn from.
+fn untrained_note(pipeline: &Pipeline, need: usize) -> Option<String> {
+    let have = pipeline.detector().window_len();
+    (have > 0 && !pipeline.detector().is_trained()).then(|| {
+        format!(
+            "models not trained: {have} requests, at least {need} needed (detection.min_training_events); \
+             only the rules (suspicious requests) and the message templates judged this input. \
+             Scan more of the log, or learn from another with --train FILE."
+        )
+    })
 }

@@ -170,3 +170,30 @@ fn a_binary_input_is_read_with_a_warning() {
     assert!(o.status.success(), "{err}");
     assert!(err.contains("looks binary"), "{err}");
 }
+
+#[test]
+fn a_scan_too_short_to_learn_from_says_so_in_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("short.log");
+    let lines: String = (0..900)
+        .map(|i| {
+            format!(
+                "{{\"time\":\"2026-11-24T08:{:02}:{:02}Z\",\"method\":\"GET\",\"path\":\"/api/users\",\"status\":200,\"response_time_ms\":{}}}\n",
+                i / 60 % 60,
+                i % 60,
+                40 + i % 7
+            )
+        })
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+    let o = bin().args(["scan", "--no-progress"]).arg(&log).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("models not trained: 900 requests, at least 1000 needed (detection.min_training_events)"),
+        "{out}"
+    );
+    let o = bin().args(["scan", "--no-progress", "--output", "jsonl"]).arg(&log).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(out.is_empty() && err.contains("models not trained"), "stdout stays JSON: {out}\n{err}");
+}
