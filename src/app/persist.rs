@@ -88,8 +88,9 @@ fn path(dir: &Path) -> PathBuf {
 
 /// Write atomically.
 pub fn save(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
-    let body = serde_json::to_vec(snapshot).map_err(std::io::Error::other)?;
-    crate::state_file::write_atomic(&path(dir), &body)
+    crate::state_file::write_atomic_with(&path(dir), |w| {
+        serde_json::to_writer(w, snapshot).map_err(std::io::Error::other)
+    })
 }
 
 /// Load, or `None` (with a WARN saying why) when there is nothing usable.
