@@ -2,7 +2,8 @@
 # Compares anomaly-detector with a reconstruction of the Python prototype's approach
 # (scripts/prototype/detector.py: IsolationForest + two OneClassSVMs + pattern rules, refitted on
 # every 60 s poll of at most 1,000 lines, 10 % contamination) on the same labelled files, and prints
-# a markdown table (the one in README.md, "Compared with the prototype's approach").
+# a markdown table, which it puts into README.md ("Compared with the prototype's approach") when the
+# files are whole.
 #   scripts/compare-prototype.sh       # mixed (json and combined) and the whole clean_day (~10 min on 2 cores)
 #   COMPARE_MAX_LINES=200000 scripts/compare-prototype.sh
 #       # quicker: files cut to their first 200,000 lines (for clean_day that is 00:00-07:32, night
@@ -34,5 +35,10 @@ for spec in mixed:json mixed:combined clean_day:json; do
     files+=("$file")
 done
 
-"$venv/bin/python" scripts/prototype/compare.py --binary "$bin" --max-lines "${COMPARE_MAX_LINES:-0}" \
-    --json "$work/results.json" "${files[@]}"
+table=$("$venv/bin/python" scripts/prototype/compare.py --binary "$bin" --max-lines "${COMPARE_MAX_LINES:-0}" \
+    --json "$work/results.json" "${files[@]}")
+echo "$table"
+# Only whole files go into the README.
+if [ "${COMPARE_MAX_LINES:-0}" = 0 ]; then
+    python3 scripts/readme_table.py prototype-compare "$table"
+fi
