@@ -79,8 +79,8 @@ E = 'endpoint=~"$endpoint"'
 # ---------------------------------------------------------------- overview
 row("Overview")
 panel("stat", "Anomalies", 0, 4, 4,
-      [prom(f'sum(increase(anomaly_detector_anomalies_total{{{K}}}[$__range]))', "anomalies")],
-      "Anomalous lines and windows found in the selected time range (counted once per detector that flagged them).",
+      [prom(f'sum(increase(anomaly_detector_anomalous_total{{{K}}}[$__range]))', "anomalies")],
+      "Anomalous lines and windows found in the selected time range (each counted once, however many detectors flagged it).",
       {"unit": "short", "decimals": 0, "thresholds": thresholds((1, "orange"), (50, "red")), "color": {"mode": "thresholds"}},
       options=stat_opts())
 panel("stat", "Incidents opened by severity", 4, 8, 4,
@@ -106,11 +106,11 @@ panel("stat", "5xx ratio", 20, 4, 4,
       options=stat_opts())
 y += 4
 panel("timeseries", "Anomaly rate by severity", 0, 12, 8,
-      [prom(f'sum by (severity) (rate(anomaly_detector_anomalies_total{{{K}}}[$__rate_interval])) * 60', "{{severity}}")],
+      [prom(f'sum by (severity) (rate(anomaly_detector_anomalous_total{{{K}}}[$__rate_interval])) * 60', "{{severity}}")],
       "Anomalies per minute, by severity.",
       ts_defaults("short", "anomalies / min", stack=True), sev_overrides(), TS_OPTS)
 panel("piechart", "Distribution by kind", 12, 6, 8,
-      [prom(f'sum by (kind) (increase(anomaly_detector_anomalies_total{{{K}}}[$__range]))', "{{kind}}", instant=True)],
+      [prom(f'sum by (kind) (increase(anomaly_detector_anomalous_total{{{K}}}[$__range]))', "{{kind}}", instant=True)],
       "behavioral: Isolation Forest; response_time / status_code: One-Class SVMs per endpoint; suspicious: rules; volume: request-rate baselines.",
       {"unit": "short", "decimals": 0, "color": {"mode": "palette-classic"}},
       options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "pieType": "donut",
@@ -128,7 +128,7 @@ y += 8
 # ---------------------------------------------------------------- timeline
 row("Timeline")
 panel("timeseries", "Anomalies by kind", 0, 12, 8,
-      [prom(f'sum by (kind) (increase(anomaly_detector_anomalies_total{{{K}}}[$__interval]))', "{{kind}}")],
+      [prom(f'sum by (kind) (increase(anomaly_detector_anomalous_total{{{K}}}[$__interval]))', "{{kind}}")],
       "Anomalies per interval, stacked by kind.",
       ts_defaults("short", "anomalies", stack=True, bars=True), options=TS_OPTS)
 panel("timeseries", "Incidents opened (from Loki)", 12, 12, 8,
